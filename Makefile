@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/synthclf/v1/*.proto)
 
 .PHONY: setup run test test-fast protos validate-deploy clean
 
-setup: $(STAMP)/llama $(STAMP)/data $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf
+setup: $(STAMP)/data $(STAMP)/llama $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf
 
 $(STAMP)/venv:
 	@mkdir -p $(STAMP)

@@ -58,13 +58,7 @@ class ExperimentResult(BaseModel):
 
 def is_transient(task_obj, task_run, state) -> bool:
     """Prefect ``retry_condition_fn``: retry only on Unavailable (UNAVAILABLE, DEADLINE_EXCEEDED)."""
-    try:
-        state.result()
-    except Unavailable:
-        return True
-    except Exception:  # noqa: BLE001 - anything else is permanent
-        return False
-    return False
+    return isinstance(state.result(raise_on_failure=False), Unavailable)
 
 
 _RETRY = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_jitter_factor": 0.5,

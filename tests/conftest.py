@@ -62,3 +62,11 @@ def store_settings(request, tmp_path, monkeypatch):
         monkeypatch.setenv("SYNTHCLF_S3_ACCESS_KEY", "testing")
         monkeypatch.setenv("SYNTHCLF_S3_SECRET_KEY", "testing")
     return get_settings()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_s3_access_log():
+    """moto's werkzeug access log drowns the services' own logs (health checks HEAD the bucket)."""
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

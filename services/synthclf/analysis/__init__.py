@@ -1,0 +1,1 @@
+"""Analysis service: plain-Python core and thin gRPC servicer."""

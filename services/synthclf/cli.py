@@ -1,0 +1,149 @@
+"""The ``synthclf`` command.
+
+    synthclf tasks list [--json]           the task catalog and which tasks have data here
+    synthclf serve all|<service> [...]     host services (all four in one process: embedded default)
+    synthclf health --address HOST:PORT    exit 0 when grpc.health.v1 says SERVING
+    synthclf llm serve | path              the local llama.cpp server with Gemma-3-270M
+    synthclf run [--task sms_spam] [...]   the main job: the experiment flow on the embedded default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from synthclf.core.config import get_settings
+from synthclf.core.errors import SynthclfError
+
+log = logging.getLogger("synthclf")
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from synthclf.core.catalog import load_catalog
+    from synthclf.core.datasets import data_available
+
+    rows = [{"name": t.name, "title": t.title, "labels": t.label_names, "subjectivity": t.subjectivity,
+             "public_dataset": t.public_dataset, "stand_in_for": t.stand_in_for,
+             "data_available": data_available(t)} for t in load_catalog().values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'task':<24} {'subj.':<6} {'data here':<10} labels")
+    for r in rows:
+        stars = "★" * r["subjectivity"]
+        here = "yes" if r["data_available"] else "no"
+        print(f"{r['name']:<24} {stars:<6} {here:<10} {', '.join(r['labels'])}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from synthclf.server import serve_forever
+
+    serve_forever([args.service], get_settings(), args.host, args.port)
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    from synthclf.clients import wait_serving
+
+    wait_serving(args.address, args.service, timeout_s=args.timeout)
+    print(f"{args.address}: SERVING")
+    return 0
+
+
+def _llm(args: argparse.Namespace) -> int:
+    from synthclf.core.models import gemma_gguf_path
+
+    settings = get_settings()
+    if args.action == "path":
+        print(gemma_gguf_path(settings.cache_dir))
+        return 0
+    import signal
+    import threading
+
+    from synthclf.llm_server import LocalLLMServer
+
+    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port) as server:
+        print(f"local LLM serving at {server.base_url} (model gemma-3-270m); Ctrl-C stops it", flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestration.flows import ExperimentConfig, experiment
+    from synthclf.core.artifacts import split_uri
+    from synthclf.embedded import embedded_stack
+
+    settings = get_settings()
+    config = ExperimentConfig(task=args.task, rows_per_label=args.rows_per_label,
+                              real_train_rows=args.real_train_rows, test_rows=args.test_rows,
+                              epochs=args.epochs, seed=args.seed)
+    with embedded_stack(settings) as endpoints:
+        result = experiment(config, endpoints)
+    print(result.markdown)
+    location, kind, artifact_id = split_uri(result.report_uri)
+    where = result.report_uri
+    if location.startswith("file://"):
+        where = location[len("file://"):] + f"/{kind}/{artifact_id}/report.md"
+    print(f"report: {where}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``synthclf`` command."""
+    parser = argparse.ArgumentParser(prog="synthclf", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tasks = sub.add_parser("tasks", help="the task catalog")
+    tasks.add_argument("action", choices=["list"])
+    tasks.add_argument("--json", action="store_true", help="machine-readable output")
+    tasks.set_defaults(func=_tasks)
+
+    serve = sub.add_parser("serve", help="host services over gRPC")
+    serve.add_argument("service", choices=["all", "generation", "training", "inference", "analysis"])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.set_defaults(func=_serve)
+
+    health = sub.add_parser("health", help="check grpc.health.v1 of a server")
+    health.add_argument("--address", default="127.0.0.1:50051")
+    health.add_argument("--service", default="", help="fully-qualified service name; '' = server")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds")
+    health.set_defaults(func=_health)
+
+    llm = sub.add_parser("llm", help="the local llama.cpp LLM server")
+    llm.add_argument("action", choices=["serve", "path"])
+    llm.add_argument("--host", default="127.0.0.1")
+    llm.add_argument("--port", type=int, default=8000)
+    llm.set_defaults(func=_llm)
+
+    run = sub.add_parser("run", help="the main job: real vs zero-shot vs few-shot on one task")
+    run.add_argument("--task", default="sms_spam")
+    run.add_argument("--rows-per-label", type=int, default=100, help="synthetic rows per label and mode")
+    run.add_argument("--real-train-rows", type=int, default=0, help="0 = matched to a synthetic set")
+    run.add_argument("--test-rows", type=int, default=0, help="0 = whole real test split")
+    run.add_argument("--epochs", type=int, default=3)
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 with a one-line message on a synthclf error)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=get_settings().log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SynthclfError as exc:
+        print(f"synthclf: {type(exc).__name__}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Typed Python clients of the four services.
+
+Each client wraps its stub, sets a deadline on every call, turns ``grpc.RpcError`` into the
+:mod:`synthclf.core.errors` hierarchy (after tritonclient's ``raise_error_grpc``), and hands
+streamed progress to a callback (logged by default). Flows build clients inside their tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from synthclf.core.artifacts import ArtifactRef
+from synthclf.core.config import get_settings
+from synthclf.core.errors import SynthclfError, Unavailable, error_from_status
+from synthclf.core.grpc_server import progress_from_proto, ref_from_proto
+from synthclf.core.progress import Progress, ProgressFn
+from synthclf.v1 import (
+    analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
+    inference_pb2_grpc, training_pb2, training_pb2_grpc,
+)
+
+log = logging.getLogger("synthclf.client")
+M = TypeVar("M")
+#: Deadline of quick calls (seconds).
+SHORT_DEADLINE_S = 120.0
+#: Deadline of jobs: generation, training, export, evaluation (seconds).
+JOB_DEADLINE_S = 6 * 3600.0
+#: 64 MiB: prediction batches of long texts exceed gRPC's 4 MiB default.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def log_progress(event: Progress) -> None:
+    """Default :data:`ProgressFn`: one log line per event."""
+    total = f"/{event.total}" if event.total else ""
+    log.info("[%s %d%s %s] %s", event.stage, event.done, total, event.unit, event.message)
+
+
+def _raise(exc: grpc.RpcError) -> SynthclfError:
+    return error_from_status(exc.code(), exc.details())
+
+
+class _Client:
+    """Channel, deadline and error mapping shared by the service clients."""
+
+    service = ""
+
+    def __init__(self, address: str | None = None, *, timeout_s: float = SHORT_DEADLINE_S):
+        self.address = address or get_settings().service_address(self.service)
+        self.timeout_s = timeout_s
+        self.channel = grpc.insecure_channel(self.address, options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ])
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _unary(self, method: Callable[..., M], request, timeout_s: float | None = None) -> M:
+        try:
+            return method(request, timeout=timeout_s or self.timeout_s)
+        except grpc.RpcError as exc:
+            raise _raise(exc) from None
+
+    def _job(self, method, request, result_field: str, progress: ProgressFn,
+             timeout_s: float = JOB_DEADLINE_S) -> tuple[ArtifactRef, object]:
+        """Consume a server-streaming job; return (artifact ref, last response)."""
+        last = None
+        try:
+            for response in method(request, timeout=timeout_s):
+                last = response
+                if response.HasField("progress"):
+                    progress(progress_from_proto(response.progress))
+        except grpc.RpcError as exc:
+            raise _raise(exc) from None
+        if last is None or not last.HasField(result_field):
+            raise Unavailable(f"{self.service} job at {self.address} ended without a result")
+        return ref_from_proto(getattr(last, result_field)), last
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Block until grpc.health.v1 reports SERVING for this service.
+
+        Raises:
+            Unavailable: not serving within ``timeout_s``.
+        """
+        wait_serving(self.address, timeout_s=timeout_s)
+
+
+def wait_serving(address: str, service: str = "", timeout_s: float = 30.0) -> None:
+    """Poll ``grpc.health.v1.Health/Check`` until SERVING.
+
+    Args:
+        address: host:port.
+        service: fully-qualified service name, or "" for the whole server.
+        timeout_s: give up after this many seconds.
+
+    Raises:
+        Unavailable: not SERVING in time (the last status or error is named).
+    """
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+            except grpc.RpcError as exc:
+                last = f"{exc.code().name}: {exc.details()}"
+            time.sleep(0.2)
+    raise Unavailable(f"service at {address} not serving after {timeout_s:.0f} s ({last})")
+
+
+class GenerationClient(_Client):
+    """Client of ``synthclf.v1.GenerationService``."""
+
+    service = "generation"
+
+    def import_real_data(self, task: str, *, test_fraction: float = 0.2, max_train_rows: int = 0,
+                         max_test_rows: int = 0, seed: int = 0) -> tuple[ArtifactRef, ArtifactRef]:
+        """Publish a task's real train/test splits; returns (train, test) references."""
+        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        response = self._unary(stub.ImportRealData, generation_pb2.ImportRealDataRequest(
+            task=task, test_fraction=test_fraction, max_train_rows=max_train_rows,
+            max_test_rows=max_test_rows, seed=seed), timeout_s=JOB_DEADLINE_S)
+        return ref_from_proto(response.train), ref_from_proto(response.test)
+
+    def generate(self, request: generation_pb2.GenerateRequest,
+                 progress: ProgressFn = log_progress) -> ArtifactRef:
+        """Run a generation job; returns the dataset reference."""
+        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        return self._job(stub.Generate, request, "dataset", progress)[0]
+
+
+class TrainingClient(_Client):
+    """Client of ``synthclf.v1.TrainingService``."""
+
+    service = "training"
+
+    def train(self, request: training_pb2.TrainRequest, progress: ProgressFn = log_progress) -> ArtifactRef:
+        """Run a training job; returns the model reference."""
+        stub = training_pb2_grpc.TrainingServiceStub(self.channel)
+        return self._job(stub.Train, request, "model", progress)[0]
+
+    def export_onnx(self, model_uri: str, *, opset: int = 17, parity_tolerance: float = 1e-4,
+                    progress: ProgressFn = log_progress) -> ArtifactRef:
+        """Export a model to ONNX (parity-checked); returns the onnx-model reference."""
+        stub = training_pb2_grpc.TrainingServiceStub(self.channel)
+        request = training_pb2.ExportOnnxRequest(model_uri=model_uri, opset=opset,
+                                                 parity_tolerance=parity_tolerance)
+        return self._job(stub.ExportOnnx, request, "onnx_model", progress)[0]
+
+
+class InferenceClient(_Client):
+    """Client of ``synthclf.v1.InferenceService``."""
+
+    service = "inference"
+
+    def load_model(self, name: str, uri: str) -> inference_pb2.ModelInfo:
+        """Load an onnx-model artifact under ``name``."""
+        stub = inference_pb2_grpc.InferenceServiceStub(self.channel)
+        return self._unary(stub.LoadModel, inference_pb2.LoadModelRequest(name=name, uri=uri)).model
+
+    def predict(self, model: str, texts: Iterable[str]) -> inference_pb2.PredictResponse:
+        """Classify texts; one prediction per text, same order."""
+        stub = inference_pb2_grpc.InferenceServiceStub(self.channel)
+        return self._unary(stub.Predict, inference_pb2.PredictRequest(model=model, texts=list(texts)))
+
+    def list_models(self) -> list[inference_pb2.ModelInfo]:
+        """Loaded models."""
+        stub = inference_pb2_grpc.InferenceServiceStub(self.channel)
+        return list(self._unary(stub.ListModels, inference_pb2.ListModelsRequest()).models)
+
+
+class AnalysisClient(_Client):
+    """Client of ``synthclf.v1.AnalysisService``."""
+
+    service = "analysis"
+
+    def evaluate(self, request: analysis_pb2.EvaluateRequest,
+                 progress: ProgressFn = log_progress) -> tuple[ArtifactRef, analysis_pb2.Metrics]:
+        """Evaluate a served model on a dataset; returns (evaluation ref, metrics)."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        ref, last = self._job(stub.Evaluate, request, "evaluation", progress)
+        return ref, last.metrics
+
+    def report(self, title: str, evaluation_uris: list[str],
+               input_uris: list[str] | None = None) -> analysis_pb2.ReportResponse:
+        """Render the Table-1 report from evaluation artifacts."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        return self._unary(stub.Report, analysis_pb2.ReportRequest(
+            title=title, evaluation_uris=evaluation_uris, input_uris=input_uris or []))
+
+
+def batched(items: list[M], size: int) -> Iterator[list[M]]:
+    """Consecutive slices of ``items`` of at most ``size`` elements."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

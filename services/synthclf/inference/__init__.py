@@ -1,0 +1,1 @@
+"""Inference service: plain-Python core and thin gRPC servicer."""

@@ -1,0 +1,1 @@
+"""Training service: plain-Python core and thin gRPC servicer."""

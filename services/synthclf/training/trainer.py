@@ -1,0 +1,462 @@
+"""Fine-tune a Hugging Face encoder for text classification with a plain PyTorch loop.
+
+The loop is ours rather than ``transformers.Trainer``: on a 2-core CPU the Trainer's
+per-step overhead and its padding of random batches to their longest text cost more than
+the model itself. Batches are grouped by token length (each holds texts of similar length)
+and padded per batch (dynamic padding); the batch order is shuffled with a seeded RNG.
+
+Validation follows Li et al. (EMNLP 2023): Macro-F1 and accuracy, computed per epoch on a
+held-out set (the caller's, else a stratified split of the training data); the checkpoint
+with the best validation Macro-F1 is kept and training stops early when it stops improving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from contextlib import nullcontext
+from functools import partial
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import get_linear_schedule_with_warmup
+
+from synthclf.core.errors import InvalidInput
+from synthclf.core.progress import Progress, ProgressFn, ignore_progress
+
+logger = logging.getLogger("synthclf.training")
+
+#: Send a progress event every this many optimizer steps (plus one per epoch end).
+PROGRESS_EVERY_STEPS = 10
+#: Gradient-norm clip, as transformers.Trainer's default ``max_grad_norm``.
+MAX_GRAD_NORM = 1.0
+
+
+@dataclass
+class Encoded:
+    """Texts with their token lengths, tokenized again per batch with dynamic padding.
+
+    Attributes:
+        texts: the texts.
+        targets: label index per text, shape [n].
+        lengths: tokens per text after truncation, shape [n].
+    """
+
+    texts: list[str]
+    targets: np.ndarray
+    lengths: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> Encoded:
+        """The rows ``rows`` of this dataset."""
+        return Encoded([self.texts[i] for i in rows], self.targets[rows], self.lengths[rows])
+
+
+def encode(tokenizer, texts: list[str], targets: np.ndarray, max_length: int) -> Encoded:
+    """Measure each text's length in tokens (truncated to ``max_length``)."""
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    return Encoded(list(texts), targets, np.array([len(x) for x in ids], dtype=np.int64))
+
+
+def pad_batch(
+    tokenizer, data: Encoded, rows: np.ndarray, max_length: int, device: torch.device
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Tokenize rows ``rows`` padded to their own longest text (dynamic padding).
+
+    Returns:
+        (model inputs, each a [batch, longest] int64 tensor; targets [batch]) on ``device``.
+    """
+    enc = tokenizer(
+        [data.texts[i] for i in rows],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    return enc.to(device), torch.from_numpy(data.targets[rows]).to(device)
+
+
+def length_grouped_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50
+) -> list[np.ndarray]:
+    """Batches of rows with similar token lengths, in a random order.
+
+    As transformers' ``LengthGroupedSampler``: shuffle, cut into mega-batches of
+    ``group * batch_size`` rows, sort each by length, cut into batches, shuffle the batches.
+    Padding to the longest text of a random batch wastes more compute on CPU than
+    batching saves (design.md).
+    """
+    rows = rng.permutation(len(lengths))
+    batches = []
+    for start in range(0, len(rows), group * batch_size):
+        mega = rows[start : start + group * batch_size]
+        mega = mega[np.argsort(-lengths[mega], kind="stable")]
+        batches += [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class TrainConfig(BaseModel):
+    """Hyper-parameters of one fine-tuning run (defaults: BERT fine-tuning practice)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backbone: str | None = Field(
+        None,
+        description="Hugging Face model id or local folder of the encoder; None: the offline "
+        "all-MiniLM-L6-v2 (synthclf.core.models.minilm_path()).",
+    )
+    epochs: int = Field(3, ge=1, description="Maximum number of passes over the training data.")
+    batch_size: int = Field(16, ge=1, description="Texts per optimizer step.")
+    learning_rate: float = Field(5e-5, gt=0, description="Peak AdamW learning rate.")
+    max_length: int = Field(128, ge=4, description="Truncate texts to this many tokens.")
+    warmup_ratio: float = Field(
+        0.1, ge=0, le=1, description="Share of steps with linear warm-up, then linear decay to 0."
+    )
+    weight_decay: float = Field(
+        0.01, ge=0, description="AdamW weight decay (not applied to biases and LayerNorm)."
+    )
+    seed: int = Field(0, description="Seed of weight init, dropout, split and batch order.")
+    validation_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Share of the training data held out (stratified) for validation when no "
+        "validation set is given; 0: no validation, the last epoch is kept.",
+    )
+    early_stopping_patience: int = Field(
+        2,
+        ge=0,
+        description="Stop after this many epochs without a validation Macro-F1 improvement; "
+        "0 disables early stopping.",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch; None: all cores available to the process."
+    )
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_classifier`.
+
+    Attributes:
+        model_dir: folder with the best checkpoint (``save_pretrained`` model + tokenizer,
+            ``labels.json``, ``curves.json``).
+        labels: label names in logit order.
+        curves: one dict per epoch run: ``epoch``, ``train_loss``, ``val_loss``,
+            ``val_macro_f1``, ``val_accuracy`` (validation values None without validation).
+        best_epoch: 1-based epoch of the kept checkpoint.
+        validation: ``macro_f1``, ``accuracy`` (None without validation) and ``size`` of the
+            validation set at the best epoch.
+        device: ``cpu`` or ``cuda``.
+        precision: ``fp32`` or ``bf16`` (CUDA autocast).
+        train_samples_per_s: training texts processed per second of optimisation
+            (validation excluded).
+        wall_time_s: seconds for the whole call, loading and saving included.
+        threads: torch CPU threads used (on CUDA: torch's setting, untouched).
+    """
+
+    model_dir: Path
+    labels: list[str]
+    curves: list[dict[str, float | int | None]]
+    best_epoch: int
+    validation: dict[str, float | int | None]
+    device: str
+    precision: str
+    train_samples_per_s: float
+    wall_time_s: float
+    threads: int = 0
+
+
+def _check_dataset(texts: list[str], labels: list[str], label_names: list[str], what: str) -> None:
+    """Raise :class:`InvalidInput` naming the first problem of a labelled dataset."""
+    if len(texts) != len(labels):
+        raise InvalidInput(f"{what}: {len(texts)} texts but {len(labels)} labels")
+    if not texts:
+        raise InvalidInput(f"{what}: the dataset is empty")
+    blank = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if blank:
+        raise InvalidInput(
+            f"{what}: {len(blank)} empty or whitespace-only texts (first at index {blank[0]})"
+        )
+    unknown = sorted(set(labels) - set(label_names))
+    if unknown:
+        raise InvalidInput(f"{what}: labels not in label_names {label_names}: {unknown}")
+
+
+def _split(targets: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified ``fraction`` split of row indices; random split when stratifying fails."""
+    rows = np.arange(len(targets))
+    n_val = max(1, round(len(rows) * fraction))
+    try:
+        train, val = train_test_split(rows, test_size=n_val, stratify=targets, random_state=seed)
+    except ValueError as exc:
+        logger.warning("stratified validation split impossible (%s); using a random split", exc)
+        train, val = train_test_split(rows, test_size=n_val, random_state=seed)
+    return np.sort(train), np.sort(val)
+
+
+def _select_device(threads: int | None) -> tuple[torch.device, str, int]:
+    """Pick CUDA + bf16 autocast when a GPU is visible, else CPU fp32 with ``threads``."""
+    if torch.cuda.is_available():
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        name = torch.cuda.get_device_name(0)
+        logger.info("CUDA device %s: training on GPU with %s autocast", name, precision)
+        return torch.device("cuda"), precision, torch.get_num_threads()
+    n = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(n)
+    logger.info("no CUDA device: training on CPU with %d threads (fp32)", n)
+    return torch.device("cpu"), "fp32", n
+
+
+def _evaluate(
+    model, tokenizer, data: Encoded, batch_size: int, max_length: int, autocast
+) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy and argmax predictions of ``model`` on ``data`` (input order)."""
+    device = model.device
+    model.eval()
+    preds = np.empty(len(data.targets), dtype=np.int64)
+    total = 0.0
+    order = np.argsort(data.lengths, kind="stable")
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            inputs, targets = pad_batch(tokenizer, data, rows, max_length, device)
+            with autocast():
+                logits = model(**inputs).logits.float()
+            total += F.cross_entropy(logits, targets, reduction="sum").item()
+            preds[rows] = logits.argmax(-1).cpu().numpy()
+    model.train()
+    return total / len(order), preds
+
+
+def train_classifier(
+    texts: list[str],
+    labels: list[str],
+    label_names: list[str],
+    config: TrainConfig,
+    output_dir: Path,
+    progress: ProgressFn = ignore_progress,
+    validation: tuple[list[str], list[str]] | None = None,
+) -> TrainResult:
+    """Fine-tune an encoder on labelled texts and save the best checkpoint to ``output_dir``.
+
+    Args:
+        texts: training texts.
+        labels: one label name per text.
+        label_names: all label names; their order is the logit order of the model.
+        config: hyper-parameters.
+        output_dir: destination folder; written atomically (a temp sibling folder is moved
+            into place at the end, replacing an existing folder), so a killed job leaves no
+            half-written model.
+        progress: receives ``train`` events (unit ``steps``) every ~10 steps and per epoch.
+        validation: (texts, labels) to validate on; None: hold out a stratified
+            ``config.validation_fraction`` of the training data.
+
+    Returns:
+        The :class:`TrainResult`.
+
+    Raises:
+        InvalidInput: empty dataset, length mismatch, blank texts, unknown labels, fewer than
+            two distinct labels, duplicate label names, or a non-finite loss (diverged).
+    """
+    started = time.perf_counter()
+    if len(set(label_names)) != len(label_names) or len(label_names) < 2:
+        raise InvalidInput(f"label_names must be at least 2 distinct names, got {label_names}")
+    _check_dataset(texts, labels, label_names, "training data")
+    if len(set(labels)) < 2:
+        raise InvalidInput(f"training data has fewer than 2 distinct labels: {sorted(set(labels))}")
+    if validation is not None:
+        _check_dataset(list(validation[0]), list(validation[1]), label_names, "validation data")
+
+    torch.manual_seed(config.seed)
+    previous_threads = torch.get_num_threads()
+    device, precision, threads = _select_device(config.threads)
+    backbone = config.backbone or str(_default_backbone())
+    label2id = {name: i for i, name in enumerate(label_names)}
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        backbone,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id=label2id,
+        ignore_mismatched_sizes=True,  # a checkpoint with another head gets a new one
+    ).to(device)
+    train, val = _prepare(tokenizer, texts, labels, validation, label2id, config)
+
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    try:
+        tokenizer.save_pretrained(staging)
+        (staging / "labels.json").write_text(json.dumps(list(label_names), indent=2))
+        curves, best_epoch, seconds = _fit(
+            model, tokenizer, train, val, config, precision, staging, progress
+        )
+        (staging / "curves.json").write_text(
+            json.dumps({"best_epoch": best_epoch, "curves": curves}, indent=2)
+        )
+        staging.chmod(0o755)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        staging.rename(output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if device.type == "cpu":
+            torch.set_num_threads(previous_threads)
+
+    best = curves[best_epoch - 1]
+    speed = len(curves) * len(train.targets) / seconds if seconds > 0 else 0.0
+    logger.info(
+        "trained %d epochs at %.1f samples/s; kept epoch %d (validation Macro-F1 %s)",
+        len(curves), speed, best_epoch, best["val_macro_f1"],
+    )
+    return TrainResult(
+        model_dir=output_dir,
+        labels=list(label_names),
+        curves=curves,
+        best_epoch=best_epoch,
+        validation={
+            "macro_f1": best["val_macro_f1"],
+            "accuracy": best["val_accuracy"],
+            "size": 0 if val is None else len(val.targets),
+        },
+        device=device.type,
+        precision=precision,
+        train_samples_per_s=speed,
+        wall_time_s=time.perf_counter() - started,
+        threads=threads,
+    )
+
+
+def _default_backbone() -> Path:
+    """The offline backbone (imported lazily so a missing package fails only when needed)."""
+    from synthclf.core.models import minilm_path
+
+    return minilm_path()
+
+
+def _prepare(
+    tokenizer, texts, labels, validation, label2id, config
+) -> tuple[Encoded, Encoded | None]:
+    """Tokenize the training data and the validation data (given, split off, or none)."""
+    targets = np.array([label2id[x] for x in labels], dtype=np.int64)
+    if validation is not None:
+        val_targets = np.array([label2id[x] for x in validation[1]], dtype=np.int64)
+        return (
+            encode(tokenizer, texts, targets, config.max_length),
+            encode(tokenizer, list(validation[0]), val_targets, config.max_length),
+        )
+    everything = encode(tokenizer, texts, targets, config.max_length)
+    if config.validation_fraction == 0:
+        return everything, None
+    train_rows, val_rows = _split(targets, config.validation_fraction, config.seed)
+    return everything.subset(train_rows), everything.subset(val_rows)
+
+
+def _fit(model, tokenizer, train: Encoded, val: Encoded | None, config: TrainConfig,
+         precision: str, staging: Path, progress: ProgressFn) -> tuple[list[dict], int, float]:
+    """Run the epochs, saving the best checkpoint into ``staging``.
+
+    The best epoch has the highest validation Macro-F1, ties broken by the lower validation
+    loss (tiny validation sets saturate Macro-F1); without validation, the last epoch.
+
+    Returns:
+        (per-epoch curves, best epoch, seconds spent optimising).
+    """
+    device = model.device
+    autocast = partial(torch.autocast, "cuda", dtype=torch.bfloat16)
+    if precision != "bf16":
+        autocast = nullcontext
+    rng = np.random.default_rng(config.seed)
+    params = list(model.named_parameters())
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for _, p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+         {"params": [p for _, p in params if p.ndim < 2], "weight_decay": 0.0}],
+        lr=config.learning_rate,
+        fused=True,  # one kernel over all tensors: ~6x faster step than foreach on this CPU
+    )
+    per_epoch = math.ceil(len(train.targets) / config.batch_size)
+    total = per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, round(config.warmup_ratio * total), total
+    )
+    curves: list[dict] = []
+    best_epoch, best, stale, step, seconds = 0, (-1.0, -math.inf), 0, 0, 0.0
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        loss_sum, tic = 0.0, time.perf_counter()
+        batches = length_grouped_batches(train.lengths, config.batch_size, rng)
+        for batch_no, rows in enumerate(batches, 1):
+            inputs, targets = pad_batch(tokenizer, train, rows, config.max_length, device)
+            with autocast():
+                logits = model(**inputs).logits
+            loss = F.cross_entropy(logits.float(), targets)
+            if not torch.isfinite(loss):
+                raise InvalidInput(
+                    f"training diverged: non-finite loss at epoch {epoch}, step {batch_no} "
+                    f"(global step {step + 1}); lower learning_rate ({config.learning_rate})"
+                )
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            loss_sum += loss.item() * len(rows)
+            if step % PROGRESS_EVERY_STEPS == 0:
+                message = (f"epoch {epoch}/{config.epochs} step {batch_no}/{per_epoch} "
+                           f"loss {loss.item():.4f}")
+                metrics = {"loss": loss.item(), "epoch": float(epoch)}
+                progress(Progress("train", step, total, "steps", message, metrics))
+        seconds += time.perf_counter() - tic
+
+        row = {"epoch": epoch, "train_loss": loss_sum / len(train.targets),
+               "val_loss": None, "val_macro_f1": None, "val_accuracy": None}
+        score = (0.0, 0.0)
+        if val is not None:
+            val_loss, preds = _evaluate(
+                model, tokenizer, val, 2 * config.batch_size, config.max_length, autocast
+            )
+            row.update(val_loss=val_loss,
+                       val_macro_f1=float(f1_score(val.targets, preds, average="macro")),
+                       val_accuracy=float(accuracy_score(val.targets, preds)))
+            score = (row["val_macro_f1"], -val_loss)
+        curves.append(row)
+        improved = val is None or score > best
+        if improved:
+            best_epoch, best, stale = epoch, score, 0
+            model.save_pretrained(staging)
+        else:
+            stale += 1
+        metrics = {k: float(v) for k, v in row.items() if v is not None}
+        metrics["loss"] = row["train_loss"]
+        progress(Progress("train", step, total, "steps", _epoch_message(row, config, improved),
+                          metrics))
+        if val is not None and 0 < config.early_stopping_patience <= stale:
+            logger.info("early stopping after epoch %d: validation Macro-F1 has not improved for "
+                        "%d epochs (best %.4f at epoch %d)", epoch, stale, best[0], best_epoch)
+            break
+    return curves, best_epoch, seconds
+
+
+def _epoch_message(row: dict, config: TrainConfig, improved: bool) -> str:
+    """Log and return one line per epoch in the field's words."""
+    text = f"epoch {row['epoch']}/{config.epochs}: train loss {row['train_loss']:.4f}"
+    if row["val_macro_f1"] is not None:
+        text += (f", validation loss {row['val_loss']:.4f}, Macro-F1 {row['val_macro_f1']:.4f}, "
+                 f"accuracy {row['val_accuracy']:.4f}")
+    logger.info("%s%s", text, " (best so far, saved)" if improved else "")
+    return text

@@ -1,0 +1,86 @@
+"""The four services over real gRPC on loopback: health, reflection, and clear errors."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
+from synthclf.core.errors import InvalidInput, NotFound, NotReady, Unavailable
+from synthclf.server import start_server
+from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from synthclf.core.config import Settings
+
+    root = tmp_path_factory.mktemp("svc")
+    # An LLM URL where nothing listens: generation must fail with UNAVAILABLE, not hang.
+    settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache",
+                        llm_base_url="http://127.0.0.1:9/v1", llm_timeout_s=2.0)
+    running = start_server(["all"], settings, port=0)
+    yield running
+    running.stop(grace_s=1)
+
+
+def test_health_reports_every_service_serving(server):
+    with grpc.insecure_channel(server.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for name in ("", "synthclf.v1.GenerationService", "synthclf.v1.TrainingService",
+                     "synthclf.v1.InferenceService", "synthclf.v1.AnalysisService"):
+            status = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status
+            assert status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+def test_import_real_data_is_idempotent_and_stratified(server):
+    with GenerationClient(server.address) as client:
+        first = client.import_real_data("sms_spam", max_train_rows=40, max_test_rows=20, seed=1)
+        again = client.import_real_data("sms_spam", max_train_rows=40, max_test_rows=20, seed=1)
+    assert first == again
+    assert first[0].kind == "dataset" and first[0].uri != first[1].uri
+
+
+def test_unknown_task_is_not_found(server):
+    with GenerationClient(server.address) as client, pytest.raises(NotFound, match="unknown task 'nope'"):
+        client.import_real_data("nope")
+
+
+def test_task_without_offline_data_is_not_ready(server):
+    with GenerationClient(server.address) as client, pytest.raises(NotReady, match="no real data"):
+        client.import_real_data("tweet_irony")
+
+
+def test_unreachable_llm_is_unavailable(server):
+    request = generation_pb2.GenerateRequest(task="sms_spam", mode=generation_pb2.GENERATION_MODE_ZERO_SHOT,
+                                             rows_per_label=1)
+    with GenerationClient(server.address) as client, pytest.raises(Unavailable, match="unreachable"):
+        client.generate(request, progress=lambda e: None)
+
+
+def test_training_without_data_is_invalid(server):
+    with TrainingClient(server.address) as client, pytest.raises(InvalidInput, match="no training data"):
+        client.train(training_pb2.TrainRequest(task="sms_spam"), progress=lambda e: None)
+
+
+def test_predict_with_unloaded_model_is_not_found(server):
+    with InferenceClient(server.address) as client, pytest.raises(NotFound, match="not loaded"):
+        client.predict("missing", ["hello"])
+
+
+def test_load_of_missing_artifact_is_not_found(server, tmp_path):
+    with InferenceClient(server.address) as client, pytest.raises(NotFound):
+        client.load_model("m", (tmp_path / "onnx-model" / "nothing").as_uri())
+
+
+def test_report_without_evaluations_is_invalid(server):
+    with AnalysisClient(server.address) as client, pytest.raises(InvalidInput):
+        client.report("empty", [])
+
+
+def test_evaluate_missing_dataset_is_not_found(server, tmp_path):
+    request = analysis_pb2.EvaluateRequest(model="m", dataset_uri=(tmp_path / "dataset" / "x").as_uri(),
+                                           inference_address=server.address)
+    with AnalysisClient(server.address) as client, pytest.raises(NotFound):
+        client.evaluate(request, progress=lambda e: None)

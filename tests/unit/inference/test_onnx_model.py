@@ -1,0 +1,122 @@
+"""Tests of synthclf.inference.onnx_model against the torch model it was exported from."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from synthclf.core.errors import IntegrityError, InvalidInput
+from synthclf.core.models import minilm_path
+from synthclf.inference.onnx_model import OnnxClassifier, select_providers
+from synthclf.training.onnx_export import export_onnx
+
+LABELS = ["ham", "spam", "unsure"]
+TEXTS = [
+    "win a free phone now, reply YES to claim your prize before midnight tonight!!!",
+    "ok",
+    "see you at lunch",
+    "URGENT: your account has been selected for a cash reward, call 0800 now",
+    "can you pick up milk on the way home? thanks",
+    "hi",
+    "Congratulations! You have won a holiday for two, text WIN to 80082 to get it",
+    "running late, start without me",
+    "are we still meeting tomorrow at the station or should we move it to friday",
+    "free entry",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A 3-label MiniLM classifier (seeded head, scaled so logits spread) and its export."""
+    torch.manual_seed(1)
+    folder = tmp_path_factory.mktemp("torch")
+    model = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=3)
+    with torch.no_grad():
+        model.classifier.weight.mul_(30)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
+    (folder / "labels.json").write_text(json.dumps(LABELS))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onnx") / "model"
+    export_onnx(model_dir, out, TEXTS, max_length=64)
+    return out
+
+
+@pytest.fixture(scope="module")
+def classifier(onnx_dir):
+    return OnnxClassifier(onnx_dir, max_length=64, max_batch_size=4)
+
+
+def torch_probabilities(model_dir, texts):
+    """Softmax of the torch model, one text at a time (no padding at all)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    rows = []
+    with torch.inference_mode():
+        for text in texts:
+            enc = tokenizer([text], truncation=True, max_length=64, return_tensors="pt")
+            rows.append(torch.softmax(model(**enc).logits, -1)[0].numpy())
+    return np.stack(rows)
+
+
+def test_runs_on_cpu_provider_here(classifier):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert classifier.execution_provider == "CPUExecutionProvider"
+    assert select_providers() == ["CPUExecutionProvider"]
+
+
+def test_select_providers_honours_cpu_request():
+    assert select_providers(prefer_gpu=False) == ["CPUExecutionProvider"]
+
+
+def test_probabilities_match_torch_in_input_order(classifier, model_dir):
+    probs = classifier.predict_batch(TEXTS)
+    assert probs.shape == (len(TEXTS), len(LABELS)) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(probs, torch_probabilities(model_dir, TEXTS), atol=1e-4)
+    assert classifier.labels == LABELS
+
+
+def test_result_rows_do_not_depend_on_batch_company(classifier):
+    alone = np.stack([classifier.predict_batch([t])[0] for t in TEXTS])
+    together = classifier.predict_batch(TEXTS[::-1])[::-1]
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert len({tuple(np.round(row, 4)) for row in alone}) == len(TEXTS)
+
+
+@pytest.mark.parametrize("texts", [[], ["fine", None]])
+def test_bad_inputs_are_rejected(classifier, texts):
+    with pytest.raises(InvalidInput):
+        classifier.predict_batch(texts)
+
+
+def test_missing_labels_json_is_an_integrity_error(onnx_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(onnx_dir, broken)
+    (broken / "labels.json").unlink()
+    with pytest.raises(IntegrityError, match="lacks labels.json"):
+        OnnxClassifier(broken)
+
+
+def test_missing_model_is_an_integrity_error(tmp_path):
+    (tmp_path / "labels.json").write_text(json.dumps(LABELS))
+    with pytest.raises(IntegrityError, match="lacks model.onnx"):
+        OnnxClassifier(tmp_path)
+
+
+def test_label_count_must_match_logits(onnx_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(onnx_dir, broken)
+    (broken / "labels.json").write_text(json.dumps(LABELS[:2]))
+    with pytest.raises(IntegrityError, match="2 labels but the model outputs 3 logits"):
+        OnnxClassifier(broken)
