@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 
 from synthclf.core.config import get_settings
@@ -60,7 +61,6 @@ def _llm(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(gemma_gguf_path(settings.cache_dir))
         return 0
-    import signal
     import threading
 
     from synthclf.llm_server import LocalLLMServer
@@ -79,6 +79,9 @@ def _run(args: argparse.Namespace) -> int:
     from synthclf.core.artifacts import split_uri
     from synthclf.embedded import embedded_stack
 
+    # SIGTERM unwinds like Ctrl-C, so the LLM server, the services and Prefect's temporary
+    # API server started below are stopped, not orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     settings = get_settings()
     config = ExperimentConfig(task=args.task, rows_per_label=args.rows_per_label,
                               real_train_rows=args.real_train_rows, test_rows=args.test_rows,
@@ -138,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=get_settings().log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2"):  # one line per LLM request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return args.func(args)
     except SynthclfError as exc:

@@ -2,7 +2,8 @@
 
 Each client wraps its stub, sets a deadline on every call, turns ``grpc.RpcError`` into the
 :mod:`synthclf.core.errors` hierarchy (after tritonclient's ``raise_error_grpc``), and hands
-streamed progress to a callback (logged by default). Flows build clients inside their tasks.
+streamed progress to a callback (by default a :class:`ProgressReporter`: bars and
+throttled log lines). Flows build clients inside their tasks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.config import get_settings
 from synthclf.core.errors import SynthclfError, Unavailable, error_from_status
 from synthclf.core.grpc_server import progress_from_proto, ref_from_proto
-from synthclf.core.progress import Progress, ProgressFn
+from synthclf.core.progress import ProgressFn
+from synthclf.progress_display import ProgressReporter
 from synthclf.v1 import (
     analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
     inference_pb2_grpc, training_pb2, training_pb2_grpc,
@@ -33,12 +35,6 @@ SHORT_DEADLINE_S = 120.0
 JOB_DEADLINE_S = 6 * 3600.0
 #: 64 MiB: prediction batches of long texts exceed gRPC's 4 MiB default.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-
-
-def log_progress(event: Progress) -> None:
-    """Default :data:`ProgressFn`: one log line per event."""
-    total = f"/{event.total}" if event.total else ""
-    log.info("[%s %d%s %s] %s", event.stage, event.done, total, event.unit, event.message)
 
 
 def _raise(exc: grpc.RpcError) -> SynthclfError:
@@ -74,10 +70,11 @@ class _Client:
         except grpc.RpcError as exc:
             raise _raise(exc) from None
 
-    def _job(self, method, request, result_field: str, progress: ProgressFn,
+    def _job(self, method, request, result_field: str, progress: ProgressFn | None,
              timeout_s: float = JOB_DEADLINE_S) -> tuple[ArtifactRef, object]:
         """Consume a server-streaming job; return (artifact ref, last response)."""
         last = None
+        progress = progress or ProgressReporter()
         try:
             for response in method(request, timeout=timeout_s):
                 last = response
@@ -85,6 +82,9 @@ class _Client:
                     progress(progress_from_proto(response.progress))
         except grpc.RpcError as exc:
             raise _raise(exc) from None
+        finally:
+            if isinstance(progress, ProgressReporter):
+                progress.close()
         if last is None or not last.HasField(result_field):
             raise Unavailable(f"{self.service} job at {self.address} ended without a result")
         return ref_from_proto(getattr(last, result_field)), last
@@ -140,7 +140,7 @@ class GenerationClient(_Client):
         return ref_from_proto(response.train), ref_from_proto(response.test)
 
     def generate(self, request: generation_pb2.GenerateRequest,
-                 progress: ProgressFn = log_progress) -> ArtifactRef:
+                 progress: ProgressFn | None = None) -> ArtifactRef:
         """Run a generation job; returns the dataset reference."""
         stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
         return self._job(stub.Generate, request, "dataset", progress)[0]
@@ -151,13 +151,13 @@ class TrainingClient(_Client):
 
     service = "training"
 
-    def train(self, request: training_pb2.TrainRequest, progress: ProgressFn = log_progress) -> ArtifactRef:
+    def train(self, request: training_pb2.TrainRequest, progress: ProgressFn | None = None) -> ArtifactRef:
         """Run a training job; returns the model reference."""
         stub = training_pb2_grpc.TrainingServiceStub(self.channel)
         return self._job(stub.Train, request, "model", progress)[0]
 
     def export_onnx(self, model_uri: str, *, opset: int = 17, parity_tolerance: float = 1e-4,
-                    progress: ProgressFn = log_progress) -> ArtifactRef:
+                    progress: ProgressFn | None = None) -> ArtifactRef:
         """Export a model to ONNX (parity-checked); returns the onnx-model reference."""
         stub = training_pb2_grpc.TrainingServiceStub(self.channel)
         request = training_pb2.ExportOnnxRequest(model_uri=model_uri, opset=opset,
@@ -192,7 +192,7 @@ class AnalysisClient(_Client):
     service = "analysis"
 
     def evaluate(self, request: analysis_pb2.EvaluateRequest,
-                 progress: ProgressFn = log_progress) -> tuple[ArtifactRef, analysis_pb2.Metrics]:
+                 progress: ProgressFn | None = None) -> tuple[ArtifactRef, analysis_pb2.Metrics]:
         """Evaluate a served model on a dataset; returns (evaluation ref, metrics)."""
         stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
         ref, last = self._job(stub.Evaluate, request, "evaluation", progress)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import onnxruntime as ort
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from synthclf.core.artifacts import atomic_folder
 from synthclf.core.errors import IntegrityError, InvalidInput
 
 logger = logging.getLogger("synthclf.training")
@@ -183,9 +182,7 @@ def export_onnx(
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
+    with atomic_folder(output_dir) as staging:
         onnx_file = staging / "model.onnx"
         with torch.no_grad(), warnings.catch_warnings():
             # Tracing warns about Python branches frozen as constants and about aten::index
@@ -224,13 +221,6 @@ def export_onnx(
             "onnxruntime": ort.__version__,
         }
         (staging / "parity.json").write_text(json.dumps(parity, indent=2))
-        staging.chmod(0o755)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        staging.rename(output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     logger.info("exported %s to %s (opset %d)", model_dir, output_dir / "model.onnx", opset)
     return ExportResult(output_dir / "model.onnx", opset, max_diff, agree, len(sample_texts),
                         tolerance)

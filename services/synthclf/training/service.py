@@ -113,8 +113,9 @@ class TrainingCore:
             }
             ref = publish(self.store, folder, kind="model", artifact_id=artifact_id, service=SERVICE,
                           parameters=params, inputs=[d.uri for d in data], stats=stats)
-        log.info("trained %s on %d rows in %.1f s: validation Macro-F1 %.3f",
-                 artifact_id, len(frame), stats["wall_time_s"], result.validation.get("macro_f1", float("nan")))
+        val_f1 = result.validation.get("macro_f1")
+        log.info("trained %s on %d rows in %.1f s: validation Macro-F1 %s", artifact_id, len(frame),
+                 stats["wall_time_s"], "n/a" if val_f1 is None else f"{val_f1:.3f}")
         return ref
 
     def export(

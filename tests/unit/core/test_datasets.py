@@ -75,9 +75,9 @@ def test_vader_agreement_comes_from_the_raters(real) -> None:
     df = real["vader_movie"]
     assert df["agreement"].between(0.5, 1.0).all()
     assert (df["agreement"] > 0.5).mean() > 0.99 and df["agreement"].median() == 1.0
-    for annotations, agreement in zip(df["annotations"], df["agreement"], strict=True):
-        assert len(annotations) >= 1 and set(annotations) <= {"negative", "positive"}
-        assert max(map(annotations.count, set(annotations))) / len(annotations) == pytest.approx(agreement)
+    for votes, agreement in zip(df["annotations"], df["agreement"], strict=True):
+        assert len(votes) >= 1 and set(votes) <= {"negative", "positive"}
+        assert max(map(votes.count, set(votes))) / len(votes) == pytest.approx(agreement)
 
 
 def test_split_is_deterministic_for_a_seed(real) -> None:

@@ -6,32 +6,17 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from synthclf.core.errors import InvalidInput, ResourceExhausted, Unavailable
 from synthclf.core.progress import Progress
-from synthclf.generation.generator import GenerationMode, GenerationSpec, generate_rows, parse_output
+from synthclf.generation.generator import GenerationSpec, generate_rows, parse_output
 from synthclf.generation.llm import LLMClient, LLMOutput
 from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle
+from generation_fakes import Task
 
-
-@dataclass
-class Label:
-    name: str
-    description: str
-
-
-@dataclass
-class Task:
-    name: str = "sms_spam"
-    context_prompt: str = "Now you are a person who is planning to send a SMS message."
-    generation_prompt: str = "Write a {label} SMS message ({label_description}) within {max_words} words."
-    labels: list[Label] = field(
-        default_factory=lambda: [Label("ham", "a personal message"), Label("spam", "unsolicited advertising")]
-    )
 
 
 class ScriptedLLM:

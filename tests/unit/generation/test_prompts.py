@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -16,28 +15,8 @@ from synthclf.generation.prompts import (
     PromptTemplate,
     default_style,
 )
+from generation_fakes import Task
 
-
-@dataclass
-class Label:
-    name: str
-    description: str
-
-
-@dataclass
-class Task:
-    name: str = "sms_spam"
-    context_prompt: str = "Now you are a person who is planning to send a SMS message."
-    generation_prompt: str = (
-        "Write a {label} SMS message ({label_description}) within {max_words} words. "
-        "Be creative and write a unique SMS message."
-    )
-    labels: list[Label] = field(
-        default_factory=lambda: [
-            Label("ham", "an ordinary personal message"),
-            Label("spam", "unsolicited advertising, prizes, premium-rate numbers"),
-        ]
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,12 @@ from sklearn.metrics import f1_score
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.errors import InvalidInput
-from synthclf.training.trainer import TrainConfig, length_grouped_batches, train_classifier
+from synthclf.training.trainer import (
+    TrainConfig,
+    _split,
+    length_grouped_batches,
+    train_classifier,
+)
 
 SPORT = [
     "the team won the football match", "a late goal won the final", "the striker scored twice",
@@ -156,3 +161,17 @@ def test_length_grouped_batches_cover_rows_once_with_similar_lengths():
     batches = length_grouped_batches(lengths, 2, np.random.default_rng(0))
     assert sorted(np.concatenate(batches).tolist()) == list(range(8))
     assert all(np.ptp(lengths[b]) <= 2 for b in batches)
+
+
+def test_split_falls_back_when_a_label_is_too_rare(caplog):
+    targets = np.array([0] * 9 + [1])
+    train, val = _split(targets, 0.2, seed=0)
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(10))
+    assert len(val) == 2
+    assert "using a random split" in caplog.text
+
+
+def test_split_is_stratified_when_possible():
+    targets = np.array([0] * 10 + [1] * 10)
+    _, val = _split(targets, 0.2, seed=0)
+    assert sorted(targets[val].tolist()) == [0, 0, 1, 1]
