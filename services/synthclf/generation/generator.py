@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.generation.llm import LLMOutput, TextGenerator
-from synthclf.generation.prompts import PromptStyle, PromptTemplate, TaskLike, default_style
+from synthclf.generation.prompts import HISTORY_LIMIT, PromptStyle, PromptTemplate, TaskLike, default_style
 
 REJECT_REASONS = ("empty", "too_short", "too_long", "copy_of_example", "duplicate")
 """Why an output was not kept, in the order the checks run."""
@@ -241,7 +241,8 @@ def generate_rows(
             shots = rng.sample(pool, min(spec.examples_per_request, len(pool))) if pool else []
             diversify = spec.diversity_every > 0 and (attempt + 1) % spec.diversity_every == 0
             request_index = counts.requested
-            output = _request(llm, template, style, spec, shots, diversify, history, request_index)
+            listed = history if style is PromptStyle.CHAT else _listed_outputs(history, rng)
+            output = _request(llm, template, style, spec, shots, diversify, listed, request_index)
             counts.requested += 1
             counts.prompt_tokens += output.prompt_tokens
             counts.completion_tokens += output.completion_tokens
@@ -270,6 +271,18 @@ def generate_rows(
     counts.rejected = {reason: rejected.get(reason, 0) for reason in REJECT_REASONS}
     counts.wall_time_s = time.monotonic() - started
     return GenerationResult(rows=rows, counts=counts, prompt_style=style)
+
+
+def _listed_outputs(history: list[str], rng: random.Random) -> list[str]:
+    """Earlier outputs to list in a completion prompt: a fresh random sample of random size.
+
+    A fixed list (say the last five outputs) gives a base model a fixed prompt; when that
+    prompt makes it copy a listed item, every later request is a duplicate and the label
+    stalls (seen with Gemma-3-270M on SMS spam: 62 rows, then 300 duplicates in a row).
+    Drawing 0…5 items anew per request leaves no fixed point; 0 items is the header-only list.
+    """
+    size = rng.randint(0, min(HISTORY_LIMIT, len(history)))
+    return rng.sample(history, size)
 
 
 def _judge(raw: str, spec: GenerationSpec, shots: list[str], seen: set[str]) -> tuple[str | None, str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -205,3 +206,26 @@ def test_llm_client_maps_http_status(status: int, error: type) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class CopyingLLM:
+    """A base model's failure mode, made deterministic: the output depends on the prompt alone,
+    and two prompts in three make it copy a listed item (a duplicate) instead of writing anew."""
+
+    def __init__(self) -> None:
+        self.fresh = 0
+
+    def complete(self, prompt: str, **kwargs: object) -> LLMOutput:
+        items = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
+        if items and zlib.crc32(prompt.encode()) % 3:
+            return LLMOutput(text=f" {items[0]}", prompt_tokens=10, completion_tokens=5)
+        self.fresh += 1
+        return LLMOutput(text=f" message number {self.fresh} here", prompt_tokens=10, completion_tokens=5)
+
+
+def test_zero_shot_completion_lists_vary_so_a_label_cannot_stall() -> None:
+    # With a fixed list (the last outputs) a copying prompt repeats forever; a fresh random
+    # sample of earlier outputs per request changes the prompt and lets the label finish.
+    result = generate_rows(Task(), spec(rows_per_label=12, max_requests_per_label=200), CopyingLLM())
+    assert result.counts.accepted_per_label == {"ham": 12, "spam": 12}
+    assert result.counts.rejected["duplicate"] > 0
