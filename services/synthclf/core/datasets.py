@@ -47,6 +47,7 @@ def register_loader(name: str) -> Callable[[Loader], Loader]:
     """
 
     def decorate(loader: Loader) -> Loader:
+        """Register ``loader`` under ``name`` and return it unchanged."""
         _LOADERS[name] = loader
         return loader
 

@@ -49,6 +49,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             inner = handler.unary_unary
 
             def unary(request, context):
+                """The handler, with exceptions mapped to statuses."""
                 try:
                     return inner(request, context)
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
@@ -61,6 +62,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             inner_stream = handler.unary_stream
 
             def stream(request, context):
+                """The streaming handler, with exceptions mapped to statuses."""
                 try:
                     yield from inner_stream(request, context)
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
@@ -178,6 +180,7 @@ def stream_job(
     outcome: dict[str, Any] = {}
 
     def run() -> None:
+        """Worker body: run the job, keep its result or error, then signal the end."""
         try:
             outcome["result"] = job(events.put)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the RPC thread

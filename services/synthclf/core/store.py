@@ -180,6 +180,7 @@ class S3ArtifactStore:
     def get_bytes(self, key: str) -> bytes:
         """Read an object; NotFound if absent."""
         def read() -> bytes:
+            """GET the object and release the connection."""
             response = self.client.get_object(self.bucket, self._key(key))
             try:
                 return response.read()
