@@ -164,5 +164,6 @@ def experiment(config: ExperimentConfig, endpoints: Endpoints) -> ExperimentResu
     report_uri, markdown = write_report(endpoints, f"synthclf experiment: {name}", evaluations,
                                         [test_uri, *inputs])
     create_markdown_artifact(markdown=markdown, key=f"experiment-{name.replace('_', '-')}",
-                             description=f"Table 1 for {name}; report at {report_uri}")
+                             description=f"Table 1 for {name}; full report with figures: "
+                                         f"{report_uri}/report.html")
     return ExperimentResult(report_uri=report_uri, markdown=markdown, metrics=metrics)

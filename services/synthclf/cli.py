@@ -90,10 +90,11 @@ def _run(args: argparse.Namespace) -> int:
         result = experiment(config, endpoints)
     print(result.markdown)
     location, kind, artifact_id = split_uri(result.report_uri)
-    where = result.report_uri
     if location.startswith("file://"):
-        where = location[len("file://"):] + f"/{kind}/{artifact_id}/report.md"
-    print(f"report: {where}")
+        folder = f"{location[len('file://'):]}/{kind}/{artifact_id}"
+        print(f"report: {folder}/report.md\nreport (HTML, with figures): {folder}/report.html")
+    else:
+        print(f"report: {result.report_uri} (report.md, report.html)")
     return 0
 
 

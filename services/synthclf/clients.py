@@ -139,11 +139,34 @@ class GenerationClient(_Client):
             max_test_rows=max_test_rows, seed=seed), timeout_s=JOB_DEADLINE_S)
         return ref_from_proto(response.train), ref_from_proto(response.test)
 
-    def generate(self, request: generation_pb2.GenerateRequest,
-                 progress: ProgressFn | None = None) -> ArtifactRef:
-        """Run a generation job; returns the dataset reference."""
+    #: Deadline of a generation job (seconds): day-long runs against paid APIs must fit.
+    GENERATE_DEADLINE_S = 48 * 3600.0
+
+    def generate(self, request: generation_pb2.GenerateRequest, progress: ProgressFn | None = None,
+                 *, deadline_s: float = GENERATE_DEADLINE_S) -> ArtifactRef:
+        """Run a generation job; returns the dataset reference.
+
+        The job is idempotent and resumable: if this call fails (deadline, dropped connection,
+        ``Unavailable`` after too many LLM failures), calling it again with the same request
+        returns the published dataset or resumes from the service's response cache, re-sending
+        no LLM request that had succeeded.
+
+        Args:
+            request: the job (``synthclf.v1.GenerateRequest``; zero fields take their defaults).
+            progress: receives a :class:`~synthclf.core.progress.Progress` per committed LLM
+                request; ``metrics`` holds requested, accepted, rejected, rejected_<reason>,
+                failed, tokens, prompt_tokens, completion_tokens, cost_usd, rows_per_min,
+                tokens_per_s, acceptance_rate, cache_hits. Default: a progress bar.
+            deadline_s: gRPC deadline of the whole stream, seconds (default 48 h).
+
+        Returns:
+            The dataset reference; its manifest holds the counts, tokens, cost and prompts.
+
+        Raises:
+            InvalidInput, NotFound, Unavailable, ResourceExhausted: mapped from the status.
+        """
         stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
-        return self._job(stub.Generate, request, "dataset", progress)[0]
+        return self._job(stub.Generate, request, "dataset", progress, timeout_s=deadline_s)[0]
 
 
 class TrainingClient(_Client):
@@ -152,16 +175,40 @@ class TrainingClient(_Client):
     service = "training"
 
     def train(self, request: training_pb2.TrainRequest, progress: ProgressFn | None = None) -> ArtifactRef:
-        """Run a training job; returns the model reference."""
+        """Run a training job; returns the model reference.
+
+        Args:
+            request: task, datasets (count or fraction each), hyperparameters and
+                optionally a held-out ``validation_uri`` (see training.proto for defaults).
+            progress: receives progress events (epoch, step, loss, eta_s, validation metrics).
+
+        Raises:
+            InvalidInput: bad data or hyperparameters (the message names them).
+            NotFound: unknown task or dataset.
+        """
         stub = training_pb2_grpc.TrainingServiceStub(self.channel)
         return self._job(stub.Train, request, "model", progress)[0]
 
     def export_onnx(self, model_uri: str, *, opset: int = 17, parity_tolerance: float = 1e-4,
+                    quantize_int8: bool = False,
                     progress: ProgressFn | None = None) -> ArtifactRef:
-        """Export a model to ONNX (parity-checked); returns the onnx-model reference."""
+        """Export a model to ONNX (parity-checked); returns the onnx-model reference.
+
+        Args:
+            model_uri: model artifact from :meth:`train`.
+            opset: ONNX opset version.
+            parity_tolerance: largest accepted max |Δlogit| ONNX vs PyTorch.
+            quantize_int8: also write ``model.int8.onnx`` with its measured accuracy and
+                Macro-F1 change on the model's validation texts (manifest stats).
+            progress: receives the export's progress events.
+
+        Raises:
+            IntegrityError: the parity check failed. NotFound: no model at ``model_uri``.
+        """
         stub = training_pb2_grpc.TrainingServiceStub(self.channel)
         request = training_pb2.ExportOnnxRequest(model_uri=model_uri, opset=opset,
-                                                 parity_tolerance=parity_tolerance)
+                                                 parity_tolerance=parity_tolerance,
+                                                 quantize_int8=quantize_int8)
         return self._job(stub.ExportOnnx, request, "onnx_model", progress)[0]
 
 
@@ -198,12 +245,49 @@ class AnalysisClient(_Client):
         ref, last = self._job(stub.Evaluate, request, "evaluation", progress)
         return ref, last.metrics
 
-    def report(self, title: str, evaluation_uris: list[str],
-               input_uris: list[str] | None = None) -> analysis_pb2.ReportResponse:
-        """Render the Table-1 report from evaluation artifacts."""
+    def diversity(self, dataset_uri: str, *, max_texts: int = 0, seed: int = 0,
+                  progress: ProgressFn | None = None) -> analysis_pb2.DiversityResponse:
+        """Remote-clique and chamfer diversity of a dataset; returns the last response
+        (``diversity`` reference, ``overall`` and ``per_label`` scores). ``max_texts`` 0: 1000."""
         stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        return self._unary(stub.Report, analysis_pb2.ReportRequest(
-            title=title, evaluation_uris=evaluation_uris, input_uris=input_uris or []))
+        request = analysis_pb2.DiversityRequest(dataset_uri=dataset_uri, max_texts=max_texts, seed=seed)
+        return self._job(stub.Diversity, request, "diversity", progress)[1]
+
+    def similarity(self, synthetic_uri: str, real_uri: str, *, k: int = 0, max_texts: int = 0, seed: int = 0,
+                   progress: ProgressFn | None = None) -> analysis_pb2.SimilarityResponse:
+        """Mean top-k cosine similarity of a dataset to real data; returns the last response
+        (``similarity`` reference, ``mean_top_k``…). ``k`` 0: 5; ``max_texts`` 0: 1000."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        request = analysis_pb2.SimilarityRequest(synthetic_uri=synthetic_uri, real_uri=real_uri, k=k,
+                                                 max_texts=max_texts, seed=seed)
+        return self._job(stub.Similarity, request, "similarity", progress)[1]
+
+    def instance_subjectivity(self, request: analysis_pb2.InstanceSubjectivityRequest,
+                              progress: ProgressFn | None = None) -> analysis_pb2.InstanceSubjectivityResponse:
+        """Accuracy vs agreement threshold sweep with fit; returns the last response."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        return self._job(stub.InstanceSubjectivity, request, "subjectivity", progress)[1]
+
+    def task_subjectivity(self, evaluation_uris: list[str]) -> analysis_pb2.TaskSubjectivityResponse:
+        """Real → synthetic gap against task subjectivity, Spearman ρ per source."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        return self._unary(stub.TaskSubjectivity,
+                           analysis_pb2.TaskSubjectivityRequest(evaluation_uris=evaluation_uris))
+
+    def report(self, title: str, evaluation_uris: list[str], input_uris: list[str] | None = None, *,
+               skip_analyses: bool = False, max_texts: int = 0, seed: int = 0,
+               usd_per_million_prompt_tokens: float = 0.0, usd_per_million_completion_tokens: float = 0.0,
+               progress: ProgressFn | None = None) -> analysis_pb2.ReportResponse:
+        """Render the report (Markdown, HTML, figures) from evaluations and further inputs
+        (datasets, models, analyses; those behind the evaluations are found through lineage).
+        Returns the last response: ``report`` reference, ``markdown``, ``files``."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        request = analysis_pb2.ReportRequest(
+            title=title, evaluation_uris=evaluation_uris, input_uris=input_uris or [],
+            skip_analyses=skip_analyses, max_texts=max_texts, seed=seed,
+            usd_per_million_prompt_tokens=usd_per_million_prompt_tokens,
+            usd_per_million_completion_tokens=usd_per_million_completion_tokens)
+        return self._job(stub.Report, request, "report", progress)[1]
 
 
 def batched(items: list[M], size: int) -> Iterator[list[M]]:

@@ -1,39 +1,60 @@
-"""Analysis service core: evaluation through the inference service, and reports.
+"""Analysis service core: evaluation, diversity, similarity, subjectivity and reports.
 
-Transport-neutral: :mod:`synthclf.analysis.servicer` only decodes, calls and encodes.
+Transport-neutral: :mod:`synthclf.analysis.servicer` only decodes, calls and encodes. Every
+analysis is a job publishing one artifact whose id hashes its parameters, so a repeated call
+returns the existing artifact without recomputing (design.md, "Long work").
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from pathlib import Path
 
-from synthclf.analysis.metrics import Metrics, evaluate_predictions
-from synthclf.analysis.report import EvaluationRow, render_report
+import numpy as np
+
+from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, dataset_diversity, sample_rows
+from synthclf.analysis.embeddings import MODEL_NAME, Embedder
+from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Metrics, evaluate_predictions
+from synthclf.analysis.similarity import TOP_K, SimilarityResult, dataset_similarity
+from synthclf.analysis.subjectivity import (
+    MIN_INSTANCES, SweepResult, TaskSubjectivityResult, agreement_sweep, default_gammas, task_subjectivity,
+)
 from synthclf.clients import InferenceClient, batched
-from synthclf.core.artifacts import ArtifactRef, fetch, job_id, publish, read_manifest, staging
+from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
+from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
 from synthclf.core.datasets import read_jsonl
-from synthclf.core.errors import InvalidInput
+from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 
 log = logging.getLogger("synthclf.analysis")
 SERVICE = "analysis"
 METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.md"
+PREDICTIONS_FILE = "predictions.jsonl"
+DATA_FILE = "data.jsonl"
+#: Result file of each analysis kind.
+RESULT_FILES = {"diversity": "diversity.json", "similarity": "similarity.json",
+                "instance-subjectivity": "subjectivity.json", "task-subjectivity": "task_subjectivity.json"}
 
 
 class AnalysisCore:
-    """Evaluates served models on labelled datasets and renders reports.
+    """Evaluates models, analyses datasets and renders reports.
 
     Args:
-        settings: store location, credentials, default inference address.
+        settings: store location, credentials, cache folder, default inference address.
+        embedder: sentence embedder; default an :class:`Embedder` caching in ``settings.cache_dir``.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.store = open_store(settings.artifact_store, settings)
+        self.embedder = embedder or Embedder(Path(settings.cache_dir))
+        self._classifiers: dict[str, object] = {}
+        self._classifiers_lock = threading.Lock()
 
     def check(self) -> None:
         """Readiness: the artifact store is reachable."""
@@ -41,93 +62,329 @@ class AnalysisCore:
 
     def evaluate(
         self, model: str, dataset_uri: str, *, inference_address: str = "", batch_size: int = 64,
-        tags: dict[str, str] | None = None, progress: ProgressFn = ignore_progress,
+        tags: dict[str, str] | None = None, model_uri: str = "", in_process: bool = False,
+        n_bootstrap: int = N_BOOTSTRAP, seed: int = 0, confidence: float = CONFIDENCE,
+        progress: ProgressFn = ignore_progress,
     ) -> tuple[ArtifactRef, Metrics]:
-        """Macro-F1 and accuracy of a served model on a labelled dataset.
+        """Macro-F1, accuracy, per-class scores and confusion matrix with bootstrap intervals.
 
         Predictions come from the inference service (``Predict`` in batches), so what is
-        measured is what other systems get.
+        measured is what other systems get — or, with ``in_process``, from ONNX Runtime in
+        this process on the onnx-model artifact ``model_uri``.
 
         Args:
-            model: model name loaded in the inference service.
+            model: model name loaded in the inference service (with ``in_process``: a display
+                name, default the artifact id).
             dataset_uri: labelled dataset artifact (a real test split for Table 1).
             inference_address: host:port of the inference service; default from settings.
-            batch_size: texts per Predict call.
+            batch_size: texts per Predict / ONNX Runtime call.
             tags: recorded in the evaluation (``task``, ``source`` group the report).
+            model_uri: onnx-model artifact URI (required with ``in_process``).
+            in_process: predict with ONNX Runtime here instead of the inference service.
+            n_bootstrap: bootstrap resamples for the intervals (0: none).
+            seed: bootstrap seed.
+            confidence: interval level in (0, 1).
             progress: per-batch events.
 
         Returns:
-            The ``evaluation`` artifact (metrics.json) and the metrics.
+            The ``evaluation`` artifact (metrics.json, predictions.jsonl) and the metrics; an
+            existing evaluation with the same parameters is returned without predicting.
 
         Raises:
-            NotFound: dataset or model missing. InvalidInput: empty dataset, bad batch size.
-            Unavailable: inference service unreachable.
+            NotFound: dataset or model missing. InvalidInput: empty dataset, bad batch size,
+            ``in_process`` without ``model_uri``. Unavailable: inference service unreachable.
         """
         if batch_size <= 0:
             raise InvalidInput(f"batch_size must be positive, got {batch_size}")
-        dataset = fetch(dataset_uri, self.settings)
-        frame = read_jsonl(dataset.path / "data.jsonl")
+        if in_process and not model_uri:
+            raise InvalidInput("in-process evaluation needs model_uri (an onnx-model artifact)")
+        started = time.perf_counter()
+        frame = read_jsonl(fetch(dataset_uri, self.settings).path / DATA_FILE)
         texts, gold = frame["text"].tolist(), frame["label"].tolist()
         if not texts:
             raise InvalidInput(f"dataset {dataset_uri} is empty")
-        predicted: list[str] = []
-        address = inference_address or self.settings.service_address("inference")
-        with InferenceClient(address) as client:
-            info = {m.name: m for m in client.list_models()}
-            labels = list(info[model].labels) if model in info else None
-            for batch in batched(texts, batch_size):
-                response = client.predict(model, batch)
-                labels = list(response.labels)
-                predicted += [p.label for p in response.predictions]
-                progress(Progress(stage="evaluate", done=len(predicted), total=len(texts), unit="texts",
-                                  message=f"predicted {len(predicted)}/{len(texts)} texts with '{model}'"))
-        metrics = evaluate_predictions(gold, predicted, labels)
-        model_uri = info[model].artifact.uri if model in info else ""
         tags = dict(tags or {})
-        artifact_id = job_id("eval", {"model_uri": model_uri, "dataset_uri": dataset_uri, "tags": tags})
+        address = inference_address or self.settings.service_address("inference")
+        if not in_process:
+            model_uri, labels = self._served_model(model, address)
+        params = {"model_uri": model_uri, "dataset_uri": dataset_uri, "tags": tags, "in_process": in_process,
+                  "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence}
+        artifact_id = job_id("eval", params)
+        if existing := find(self.store, "evaluation", artifact_id):
+            data = json.loads((fetch(existing.uri, self.settings).path / METRICS_FILE).read_text())
+            return existing, Metrics.model_validate({k: v for k, v in data.items() if k in Metrics.model_fields})
+        if in_process:
+            classifier = self._classifier(model_uri)
+            model, labels = model or Path(model_uri).name, list(classifier.labels)
+            predicted = self._predict_in_process(classifier, texts, batch_size, model, progress)
+        else:
+            predicted = self._predict_served(model, address, texts, batch_size, progress)
+        metrics = evaluate_predictions(gold, predicted, labels, n_bootstrap=n_bootstrap, seed=seed,
+                                       confidence=confidence)
+        wall = round(time.perf_counter() - started, 3)
         with staging() as folder:
             (folder / METRICS_FILE).write_text(json.dumps(
-                {**metrics.model_dump(), "tags": tags, "model": model, "model_uri": model_uri}, indent=2))
+                {**metrics.model_dump(), "tags": tags, "model": model, "model_uri": model_uri,
+                 "wall_time_s": wall}, indent=2))
+            with (folder / PREDICTIONS_FILE).open("w") as out:
+                for row, (g, p) in enumerate(zip(gold, predicted)):
+                    out.write(json.dumps({"row": row, "gold": g, "predicted": p}) + "\n")
             ref = publish(self.store, folder, kind="evaluation", artifact_id=artifact_id, service=SERVICE,
-                          parameters={"model": model, "dataset_uri": dataset_uri, "tags": tags},
-                          inputs=[u for u in (model_uri, dataset_uri) if u],
+                          parameters={"model": model, **params}, inputs=[model_uri, dataset_uri],
                           stats={"macro_f1": metrics.macro_f1, "accuracy": metrics.accuracy,
-                                 "support": metrics.support, **tags})
+                                 "support": metrics.support, "wall_time_s": wall, **tags})
         log.info("evaluated '%s' on %s: Macro-F1 %.3f, accuracy %.3f (n=%d)", model, dataset_uri,
                  metrics.macro_f1, metrics.accuracy, metrics.support)
         return ref, metrics
 
-    def report(self, title: str, evaluation_uris: list[str],
-               input_uris: list[str] | None = None) -> tuple[ArtifactRef, str]:
-        """Render the Table-1 Markdown report from evaluation artifacts.
+    @staticmethod
+    def _served_model(model: str, address: str) -> tuple[str, list[str]]:
+        """(onnx-model URI, labels) of a model loaded in the inference service."""
+        with InferenceClient(address) as client:
+            info = {m.name: m for m in client.list_models()}
+        if model not in info:
+            raise NotFound(f"model '{model}' is not loaded in the inference service at {address}; "
+                           f"loaded: {', '.join(sorted(info)) or 'none'}")
+        return info[model].artifact.uri, list(info[model].labels)
+
+    @staticmethod
+    def _predict_served(model: str, address: str, texts: list[str], batch_size: int,
+                        progress: ProgressFn) -> list[str]:
+        predicted: list[str] = []
+        with InferenceClient(address) as client:
+            for batch in batched(texts, batch_size):
+                predicted += [p.label for p in client.predict(model, batch).predictions]
+                progress(Progress(stage="evaluate", done=len(predicted), total=len(texts), unit="texts",
+                                  message=f"predicted {len(predicted)}/{len(texts)} texts with '{model}'"))
+        return predicted
+
+    def _classifier(self, model_uri: str):
+        """The OnnxClassifier of an onnx-model artifact, loaded once per process."""
+        from synthclf.inference.onnx_model import OnnxClassifier
+
+        with self._classifiers_lock:
+            if model_uri not in self._classifiers:
+                self._classifiers[model_uri] = OnnxClassifier(fetch(model_uri, self.settings).path)
+            return self._classifiers[model_uri]
+
+    @staticmethod
+    def _predict_in_process(classifier, texts: list[str], batch_size: int, model: str,
+                            progress: ProgressFn) -> list[str]:
+        predicted: list[str] = []
+        for batch in batched(texts, batch_size):
+            probabilities = classifier.predict_batch(batch)
+            predicted += [classifier.labels[i] for i in probabilities.argmax(axis=1)]
+            progress(Progress(stage="evaluate", done=len(predicted), total=len(texts), unit="texts",
+                              message=f"predicted {len(predicted)}/{len(texts)} texts in-process with '{model}'"))
+        return predicted
+
+    def _dataset(self, uri: str):
+        """(fetched artifact, frame) of a dataset artifact."""
+        artifact = fetch(uri, self.settings)
+        frame = read_jsonl(artifact.path / DATA_FILE)
+        if frame.empty:
+            raise InvalidInput(f"dataset {uri} is empty")
+        return artifact, frame
+
+    def sample_embeddings(self, uri: str, max_texts: int = MAX_TEXTS, seed: int = 0,
+                          progress: ProgressFn = ignore_progress):
+        """Embeddings [m, 384] and labels of a seeded, label-stratified sample of a dataset.
+
+        Returns:
+            (fetched artifact, float32 embeddings [m, 384], labels [m], rows in the whole
+            dataset); cached embeddings are reused.
+        """
+        artifact, frame = self._dataset(uri)
+        rows = sample_rows(frame, max_texts, seed)
+        embeddings = self.embedder.embed_rows(artifact, frame["text"].tolist(), rows, progress)
+        return artifact, embeddings, frame["label"].to_numpy()[rows], len(frame)
+
+    def _cached(self, kind: str, artifact_id: str, model):
+        """The stored result of an existing analysis artifact, or None."""
+        if existing := find(self.store, kind, artifact_id):
+            raw = (fetch(existing.uri, self.settings).path / RESULT_FILES[kind]).read_text()
+            return existing, model.model_validate_json(raw)
+        return None
+
+    def _publish(self, kind: str, artifact_id: str, result, parameters: dict, inputs: list[str],
+                 stats: dict) -> ArtifactRef:
+        with staging() as folder:
+            (folder / RESULT_FILES[kind]).write_text(result.model_dump_json(indent=2))
+            return publish(self.store, folder, kind=kind, artifact_id=artifact_id, service=SERVICE,
+                           parameters=parameters, inputs=inputs, stats=stats)
+
+    def diversity(self, dataset_uri: str, *, max_texts: int = MAX_TEXTS, seed: int = 0,
+                  progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, DiversityResult]:
+        """Remote-clique score and chamfer distance of a dataset (Figure 1), overall and per label.
+
+        Args:
+            dataset_uri: dataset artifact.
+            max_texts: sample cap for the O(n²) distances.
+            seed: sample seed.
+            progress: ``embed`` events.
+
+        Returns:
+            The ``diversity`` artifact (diversity.json) and the result.
 
         Raises:
-            InvalidInput: no evaluations given. NotFound: an evaluation is missing.
+            NotFound: no such dataset. InvalidInput: empty dataset, ``max_texts`` < 1.
+        """
+        if max_texts < 1:
+            raise InvalidInput(f"max_texts must be >= 1, got {max_texts}")
+        params = {"dataset_uri": dataset_uri, "max_texts": max_texts, "seed": seed, "embedding": MODEL_NAME}
+        artifact_id = job_id("diversity", params)
+        if cached := self._cached("diversity", artifact_id, DiversityResult):
+            return cached
+        artifact, embeddings, labels, n_total = self.sample_embeddings(dataset_uri, max_texts, seed, progress)
+        result = dataset_diversity(embeddings, labels, n_total=n_total, max_texts=max_texts, seed=seed)
+        stats = artifact.manifest.stats
+        result = result.model_copy(update={"dataset_uri": dataset_uri, "task": str(stats.get("task", "")),
+                                           "source": str(stats.get("source", ""))})
+        ref = self._publish("diversity", artifact_id, result, params, [dataset_uri],
+                            {"remote_clique": result.overall.remote_clique, "chamfer": result.overall.chamfer,
+                             "n": result.overall.n, "task": result.task, "source": result.source})
+        log.info("diversity of %s: remote-clique %.3f, chamfer %.3f (n=%d)", dataset_uri,
+                 result.overall.remote_clique, result.overall.chamfer, result.overall.n)
+        return ref, result
+
+    def similarity(self, synthetic_uri: str, real_uri: str, *, k: int = TOP_K, max_texts: int = MAX_TEXTS,
+                   seed: int = 0, progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, SimilarityResult]:
+        """Mean top-k cosine similarity of a dataset's texts to real texts (Figure B.2).
+
+        Args:
+            synthetic_uri: dataset artifact compared (synthetic, or real held-out as reference).
+            real_uri: real reference dataset artifact.
+            k: neighbours averaged per text.
+            max_texts: sample cap of each dataset.
+            seed: sample seed.
+            progress: ``embed`` events.
+
+        Returns:
+            The ``similarity`` artifact (similarity.json) and the result.
+
+        Raises:
+            NotFound: a dataset is missing. InvalidInput: empty dataset, ``k`` or ``max_texts`` < 1.
+        """
+        if k < 1 or max_texts < 1:
+            raise InvalidInput(f"k and max_texts must be >= 1, got k={k}, max_texts={max_texts}")
+        params = {"synthetic_uri": synthetic_uri, "real_uri": real_uri, "k": k, "max_texts": max_texts,
+                  "seed": seed, "embedding": MODEL_NAME}
+        artifact_id = job_id("similarity", params)
+        if cached := self._cached("similarity", artifact_id, SimilarityResult):
+            return cached
+        artifact, synthetic, synthetic_labels, _ = self.sample_embeddings(synthetic_uri, max_texts, seed, progress)
+        _, real, real_labels, _ = self.sample_embeddings(real_uri, max_texts, seed, progress)
+        stats = artifact.manifest.stats
+        source = str(stats.get("source", ""))
+        if source == "real" and stats.get("split") == "test":
+            source = "real_test"
+        result = dataset_similarity(synthetic, synthetic_labels, real, real_labels, k).model_copy(update={
+            "synthetic_uri": synthetic_uri, "real_uri": real_uri, "task": str(stats.get("task", "")),
+            "source": source, "max_texts": max_texts, "seed": seed})
+        ref = self._publish("similarity", artifact_id, result, params, [synthetic_uri, real_uri],
+                            {"mean_top_k": result.mean_top_k, "k": result.k, "task": result.task,
+                             "source": result.source})
+        log.info("similarity of %s to %s: mean top-%d cosine %.3f", synthetic_uri, real_uri, result.k,
+                 result.mean_top_k)
+        return ref, result
+
+    def instance_subjectivity(
+        self, *, evaluation_uri: str = "", model: str = "", model_uri: str = "", in_process: bool = False,
+        dataset_uri: str = "", inference_address: str = "", gammas: list[float] | None = None,
+        min_instances: int = MIN_INSTANCES, tags: dict[str, str] | None = None,
+        progress: ProgressFn = ignore_progress,
+    ) -> tuple[ArtifactRef, SweepResult]:
+        """Accuracy vs annotator-agreement threshold γ with linear fit and Spearman ρ (Figure 2).
+
+        Either reuses ``evaluation_uri`` or first evaluates the model (served ``model``, or
+        ``model_uri`` with ``in_process``) on ``dataset_uri`` (see :meth:`evaluate`).
+
+        Args:
+            evaluation_uri: existing evaluation whose dataset carries agreement.
+            model: served model name.
+            model_uri: onnx-model artifact (with ``in_process``).
+            in_process: predict with ONNX Runtime here.
+            dataset_uri: test dataset with per-instance ``agreement``.
+            inference_address: inference service host:port.
+            gammas: thresholds in [0, 1]; None/empty: :func:`default_gammas` of the task's labels.
+            min_instances: thresholds keeping fewer instances are left out of the fit.
+            tags: tags of the evaluation (``task``, ``source``).
+            progress: ``evaluate`` events.
+
+        Returns:
+            The ``instance-subjectivity`` artifact (subjectivity.json) and the sweep.
+
+        Raises:
+            InvalidInput: neither an evaluation nor a model and dataset; no agreement values.
+            NotFound: a missing artifact or model.
+        """
+        if not evaluation_uri:
+            if not dataset_uri or not (model or model_uri):
+                raise InvalidInput("instance subjectivity needs evaluation_uri, or a model and dataset_uri")
+            evaluation_uri = self.evaluate(model, dataset_uri, inference_address=inference_address, tags=tags,
+                                           model_uri=model_uri, in_process=in_process, progress=progress)[0].uri
+        evaluation = fetch(evaluation_uri, self.settings)
+        dataset_uri = evaluation.manifest.parameters["dataset_uri"]
+        metrics = json.loads((evaluation.path / METRICS_FILE).read_text())
+        gammas = sorted(gammas) if gammas else default_gammas(len(metrics["labels"]))
+        params = {"evaluation_uri": evaluation_uri, "gammas": gammas, "min_instances": min_instances}
+        artifact_id = job_id("subjectivity", params)
+        if cached := self._cached("instance-subjectivity", artifact_id, SweepResult):
+            return cached
+        frame = read_jsonl(fetch(dataset_uri, self.settings).path / DATA_FILE)
+        if not (evaluation.path / PREDICTIONS_FILE).is_file():
+            raise InvalidInput(f"{evaluation_uri} has no per-instance predictions ({PREDICTIONS_FILE}); "
+                               "re-run Evaluate to produce them")
+        predictions = read_jsonl_records(evaluation.path / PREDICTIONS_FILE)
+        correct = np.array([p["gold"] == p["predicted"] for p in predictions])
+        if len(correct) != len(frame):
+            raise InvalidInput(f"{evaluation_uri} holds {len(correct)} predictions for {len(frame)} rows")
+        sweep = agreement_sweep(correct, frame["agreement"].to_numpy(), gammas, min_instances)
+        tags = metrics.get("tags", {})
+        sweep = sweep.model_copy(update={"evaluation_uri": evaluation_uri, "dataset_uri": dataset_uri,
+                                         "task": tags.get("task", ""), "source": tags.get("source", "")})
+        fit = sweep.fit
+        ref = self._publish("instance-subjectivity", artifact_id, sweep, params, [evaluation_uri, dataset_uri],
+                            {"slope": fit.slope, "r_squared": fit.r_squared, "spearman_rho": fit.spearman_rho,
+                             "spearman_p": fit.spearman_p, "points": len(sweep.points), **tags})
+        return ref, sweep
+
+    def task_subjectivity(self, evaluation_uris: list[str]) -> tuple[ArtifactRef, TaskSubjectivityResult]:
+        """Real → synthetic Macro-F1 gap against catalog subjectivity, Spearman ρ per source.
+
+        Args:
+            evaluation_uris: evaluations tagged ``task`` and ``source`` (``real`` = baseline).
+
+        Returns:
+            The ``task-subjectivity`` artifact and the result (with a caveat below 5 tasks).
+
+        Raises:
+            InvalidInput: no evaluations. NotFound: an evaluation is missing.
         """
         if not evaluation_uris:
-            raise InvalidInput("a report needs at least one evaluation URI")
-        rows = []
+            raise InvalidInput("task subjectivity needs evaluation URIs")
+        artifact_id = job_id("task-subjectivity", {"evaluation_uris": sorted(evaluation_uris)})
+        if cached := self._cached("task-subjectivity", artifact_id, TaskSubjectivityResult):
+            return cached
+        scores = []
         for uri in evaluation_uris:
             data = json.loads((fetch(uri, self.settings).path / METRICS_FILE).read_text())
             tags = data.get("tags", {})
-            rows.append(EvaluationRow(
-                task=tags.get("task", "?"), source=tags.get("source", "?"), macro_f1=data["macro_f1"],
-                accuracy=data["accuracy"], support=data["support"], evaluation_uri=uri,
-                model=data.get("model_uri", ""),
-            ))
-        details = [f"{uri}: {self._describe(uri)}" for uri in input_uris or []]
-        markdown = render_report(title, rows, details)
-        artifact_id = job_id("report", {"title": title, "evaluations": evaluation_uris,
-                                        "inputs": input_uris or []})
-        with staging() as folder:
-            (folder / REPORT_FILE).write_text(markdown)
-            ref = publish(self.store, folder, kind="report", artifact_id=artifact_id, service=SERVICE,
-                          parameters={"title": title}, inputs=evaluation_uris + (input_uris or []),
-                          stats={"rows": [r.model_dump() for r in rows]})
-        return ref, markdown
+            scores.append((tags.get("task", "?"), tags.get("source", "?"), data["macro_f1"]))
+        ratings = {name: spec.subjectivity for name, spec in load_catalog().items()}
+        result = task_subjectivity(scores, ratings).model_copy(update={"evaluation_uris": list(evaluation_uris)})
+        ref = self._publish("task-subjectivity", artifact_id, result, {"evaluation_uris": sorted(evaluation_uris)},
+                            list(evaluation_uris), {"tasks": len({g.task for g in result.gaps})})
+        return ref, result
 
-    def _describe(self, uri: str) -> str:
-        stats = read_manifest(uri, self.settings).stats
-        keys = ("source", "rows", "requested", "accepted", "prompt_tokens", "completion_tokens",
-                "wall_time_s", "validation", "device")
-        return ", ".join(f"{k}={stats[k]}" for k in keys if k in stats)
+    def report(self, title: str, evaluation_uris: list[str], input_uris: list[str] | None = None, **options):
+        """Render the experiment report; see :func:`synthclf.analysis.reporting.make_report`."""
+        from synthclf.analysis.reporting import make_report
+
+        return make_report(self, title, evaluation_uris, input_uris or [], **options)
+
+
+def read_jsonl_records(path: Path) -> list[dict]:
+    """JSON lines as dicts."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+

@@ -1,11 +1,40 @@
-"""Thin gRPC servicer of ``synthclf.v1.AnalysisService`` over :class:`AnalysisCore`."""
+"""Thin gRPC servicer of ``synthclf.v1.AnalysisService`` over :class:`AnalysisCore`.
+
+Each RPC decodes the request (proto3 zeros become the documented defaults), calls the core
+and encodes the result; long jobs stream progress through :func:`stream_job`. Undefined
+statistics (None in the core) travel as NaN.
+"""
 
 from __future__ import annotations
 
+import math
+
+from synthclf.analysis.diversity import MAX_TEXTS, DiversityScores
+from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Interval
 from synthclf.analysis.service import AnalysisCore
+from synthclf.analysis.similarity import TOP_K
+from synthclf.analysis.subjectivity import MIN_INSTANCES
+from synthclf.core.artifacts import ArtifactRef, split_uri
 from synthclf.core.grpc_server import ref_to_proto, stream_job
 from synthclf.v1 import analysis_pb2 as pb
 from synthclf.v1 import analysis_pb2_grpc
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _interval(interval: Interval | None) -> pb.Interval | None:
+    return None if interval is None else pb.Interval(low=interval.low, high=interval.high)
+
+
+def _evaluation_ref(uri: str) -> ArtifactRef:
+    _, kind, artifact_id = split_uri(uri)
+    return ArtifactRef(uri=uri, kind=kind, id=artifact_id)
+
+
+def _scores(scores: DiversityScores) -> pb.DiversityScores:
+    return pb.DiversityScores(remote_clique=scores.remote_clique, chamfer=scores.chamfer, n=scores.n)
 
 
 class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
@@ -19,18 +48,89 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         def job(progress):
             return self.core.evaluate(
                 request.model, request.dataset_uri, inference_address=request.inference_address,
-                batch_size=request.batch_size or 64, tags=dict(request.tags), progress=progress)
+                batch_size=request.batch_size or 64, tags=dict(request.tags), model_uri=request.model_uri,
+                in_process=request.in_process, n_bootstrap=request.n_bootstrap or N_BOOTSTRAP,
+                seed=request.seed, confidence=request.confidence or CONFIDENCE, progress=progress)
 
         def result(outcome):
-            ref, metrics = outcome
+            ref, m = outcome
             return pb.EvaluateResponse(evaluation=ref_to_proto(ref), metrics=pb.Metrics(
-                macro_f1=metrics.macro_f1, accuracy=metrics.accuracy, support=metrics.support))
+                macro_f1=m.macro_f1, accuracy=m.accuracy, support=m.support, macro_f1_ci=_interval(m.macro_f1_ci),
+                accuracy_ci=_interval(m.accuracy_ci), n_bootstrap=m.n_bootstrap, confidence=m.confidence))
 
-        return stream_job(job, context, on_progress=lambda e: pb.EvaluateResponse(progress=e),
+        return stream_job(job, context, on_progress=lambda e: pb.EvaluateResponse(progress=e), on_result=result)
+
+    def Diversity(self, request, context):
+        """Stream embedding progress, then the diversity reference and scores."""
+        def job(progress):
+            return self.core.diversity(request.dataset_uri, max_texts=request.max_texts or MAX_TEXTS,
+                                       seed=request.seed, progress=progress)
+
+        def result(outcome):
+            ref, r = outcome
+            return pb.DiversityResponse(diversity=ref_to_proto(ref), overall=_scores(r.overall),
+                                        per_label={k: _scores(v) for k, v in r.per_label.items()})
+
+        return stream_job(job, context, on_progress=lambda e: pb.DiversityResponse(progress=e), on_result=result)
+
+    def Similarity(self, request, context):
+        """Stream embedding progress, then the similarity reference and score."""
+        def job(progress):
+            return self.core.similarity(request.synthetic_uri, request.real_uri, k=request.k or TOP_K,
+                                        max_texts=request.max_texts or MAX_TEXTS, seed=request.seed,
+                                        progress=progress)
+
+        def result(outcome):
+            ref, r = outcome
+            return pb.SimilarityResponse(similarity=ref_to_proto(ref), mean_top_k=r.mean_top_k, std_top_k=r.std_top_k,
+                                         k=r.k, n_synthetic=r.n_synthetic, n_real=r.n_real)
+
+        return stream_job(job, context, on_progress=lambda e: pb.SimilarityResponse(progress=e), on_result=result)
+
+    def InstanceSubjectivity(self, request, context):
+        """Stream prediction progress, then the sweep, its fit and the artifact reference."""
+        def job(progress):
+            return self.core.instance_subjectivity(
+                evaluation_uri=request.evaluation_uri, model=request.model, model_uri=request.model_uri,
+                in_process=request.in_process, dataset_uri=request.dataset_uri,
+                inference_address=request.inference_address, gammas=list(request.gammas),
+                min_instances=request.min_instances or MIN_INSTANCES, tags=dict(request.tags), progress=progress)
+
+        def result(outcome):
+            ref, sweep = outcome
+            fit = sweep.fit
+            return pb.InstanceSubjectivityResponse(
+                subjectivity=ref_to_proto(ref),
+                points=[pb.SweepPoint(gamma=p.gamma, accuracy=p.accuracy, n=p.n) for p in sweep.points],
+                slope=_num(fit.slope), intercept=_num(fit.intercept), r_squared=_num(fit.r_squared),
+                spearman_rho=_num(fit.spearman_rho), spearman_p=_num(fit.spearman_p),
+                evaluation=ref_to_proto(_evaluation_ref(sweep.evaluation_uri)))
+
+        return stream_job(job, context, on_progress=lambda e: pb.InstanceSubjectivityResponse(progress=e),
                           on_result=result)
 
+    def TaskSubjectivity(self, request, context):
+        """Gap vs subjectivity across tasks."""
+        ref, r = self.core.task_subjectivity(list(request.evaluation_uris))
+        return pb.TaskSubjectivityResponse(
+            task_subjectivity=ref_to_proto(ref),
+            gaps=[pb.TaskGap(task=g.task, source=g.source, subjectivity=g.subjectivity,
+                             real_macro_f1=g.real_macro_f1, macro_f1=g.macro_f1, gap=g.gap) for g in r.gaps],
+            correlations=[pb.GapCorrelation(source=c.source, n_tasks=c.n_tasks, spearman_rho=_num(c.spearman_rho),
+                                            spearman_p=_num(c.spearman_p)) for c in r.correlations],
+            caveat=r.caveat)
+
     def Report(self, request, context):
-        """Render the report."""
-        ref, markdown = self.core.report(request.title, list(request.evaluation_uris),
-                                         list(request.input_uris))
-        return pb.ReportResponse(report=ref_to_proto(ref), markdown=markdown)
+        """Stream report progress, then the report reference, its Markdown and file list."""
+        def job(progress):
+            return self.core.report(
+                request.title, list(request.evaluation_uris), list(request.input_uris),
+                skip_analyses=request.skip_analyses, max_texts=request.max_texts or MAX_TEXTS, seed=request.seed,
+                usd_per_million_prompt_tokens=request.usd_per_million_prompt_tokens,
+                usd_per_million_completion_tokens=request.usd_per_million_completion_tokens, progress=progress)
+
+        def result(outcome):
+            ref, markdown, files = outcome
+            return pb.ReportResponse(report=ref_to_proto(ref), markdown=markdown, files=files)
+
+        return stream_job(job, context, on_progress=lambda e: pb.ReportResponse(progress=e), on_result=result)

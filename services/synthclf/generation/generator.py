@@ -1,174 +1,54 @@
 """Synthetic labelled texts from an LLM, zero-shot or few-shot (Li et al., EMNLP 2023, §3.1).
 
-One LLM request yields at most one text. Each output is cleaned and checked
-(:func:`parse_output`), then rejected if it copies one of the request's few-shot examples or
-repeats a text already accepted; every rejection is counted by reason, never raised (the
-distilabel way). Labels are generated one after another until ``rows_per_label`` texts are
-accepted or the label's request budget is spent. Example draws use ``random.Random(seed)`` and
-request ``i`` samples with seed ``seed + i``, so a rerun against the same server repeats itself.
+One LLM request yields at most one text. Requests are planned one at a time, sent by a
+:class:`~synthclf.generation.runner.RequestRunner` with up to ``concurrency`` in flight, and
+**committed in request order**: each output is parsed (JSON for structured chat output, a list
+item otherwise), checked for length, for copying one of its few-shot examples, and for exact
+and near duplicates of the texts already accepted; every rejection is counted by reason, never
+raised (the distilabel way). A failed request (after the SDK's retries) is counted as
+``request_failed`` and the job goes on, unless ``max_consecutive_failures`` fail in a row.
+
+Determinism: requests are planned only right after a commit (or at the start), up to
+``concurrency`` in flight, so request ``i`` is planned from the results of the requests
+committed before it — which ones depends on the concurrency and the answers, never on their
+timing. Its label (the first label in catalog order still short of rows once the requests in
+flight are counted, so no surplus is ever requested), few-shot examples
+(``random.Random(f"{seed}:{i}")``), listed earlier outputs and sampling seed (``seed + i``)
+follow from those. So, for the same server answers and concurrency, a job sends the same
+requests and keeps the same rows however the answers are timed, and a re-run after
+``kill -9`` replays exactly the requests already answered, which the durable cache then
+serves without contacting the server.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from enum import Enum
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from synthclf.core.errors import InvalidInput
+from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
-from synthclf.generation.llm import LLMOutput, TextGenerator
-from synthclf.generation.prompts import HISTORY_LIMIT, PromptStyle, PromptTemplate, TaskLike, default_style
+from synthclf.generation.accounting import Ledger, Price
+from synthclf.generation.cache import ResponseCache
+from synthclf.generation.dedup import CopyDetector, Deduplicator
+from synthclf.generation.llm import TextGenerator
+from synthclf.generation.parsing import (
+    as_json_turn, json_instruction, normalise, parse_output, parse_structured, response_format,
+)  # fmt: skip
+from synthclf.generation.prompts import HISTORY_LIMIT, PromptStyle, PromptTemplate, TaskLike
+from synthclf.generation.runner import LLMRequest, Outcome, RequestRunner
+from synthclf.generation.spec import (
+    REJECT_REASONS, CopyMetric, GenerationCounts, GenerationMode, GenerationResult, GenerationSpec,
+)  # fmt: skip
 
-REJECT_REASONS = ("empty", "too_short", "too_long", "copy_of_example", "duplicate")
-"""Why an output was not kept, in the order the checks run."""
-
-
-class GenerationMode(str, Enum):
-    """The paper's two generation settings."""
-
-    ZERO_SHOT = "zero_shot"
-    """Context prompt + data-generation prompt (+ diversity prompt every n requests)."""
-    FEW_SHOT = "few_shot"
-    """The same plus k real examples per request, to imitate without copying."""
-
-
-class GenerationSpec(BaseModel):
-    """What to generate; the parameters of a generation job."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-
-    task: str = Field(description="Catalog task name, e.g. 'sms_spam'.")
-    mode: GenerationMode = Field(description="zero_shot or few_shot.")
-    rows_per_label: int = Field(gt=0, description="Accepted texts wanted per label.")
-    examples_per_request: int = Field(default=3, gt=0, description="Few-shot: real examples (k) per request.")
-    prompt_style: PromptStyle | None = Field(
-        default=None, description="chat or completion; None picks by model name (default_style)."
-    )
-    model: str = Field(
-        default="", description="LLM model id as the server knows it; '' = the service's default, set before generating."
-    )
-    temperature: float = Field(default=0.9, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_words: int = Field(default=60, gt=0, description="Word limit per text, in the prompt and the filter.")
-    min_words: int = Field(default=2, gt=0, description="Shorter outputs are rejected as too_short.")
-    diversity_every: int = Field(
-        default=0, ge=0, description="Send the diversity prompt on every n-th request of a label; 0 never."
-    )
-    seed: int = Field(default=0, description="Seed of example draws; request i samples with seed + i.")
-    max_requests_per_label: int | None = Field(
-        default=None, gt=0, description="Request budget per label; None means 4 × rows_per_label."
-    )
-
-    @classmethod
-    def validated(cls, **fields: Any) -> GenerationSpec:
-        """Build a spec, turning pydantic's validation errors into :class:`InvalidInput`.
-
-        Raises:
-            InvalidInput: a field is missing or out of range; the message names it.
-        """
-        try:
-            return cls(**fields)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise InvalidInput(f"invalid generation spec: {problems}") from exc
-
-    @property
-    def request_budget(self) -> int:
-        """Most LLM requests per label (``max_requests_per_label`` or 4 × ``rows_per_label``)."""
-        return self.max_requests_per_label or 4 * self.rows_per_label
-
-    def style_for_model(self) -> PromptStyle:
-        """The rendering to use: ``prompt_style`` or :func:`default_style` of ``model``."""
-        return self.prompt_style or default_style(self.model)
-
-
-class GenerationCounts(BaseModel):
-    """Bookkeeping of one generation run.
-
-    Attributes:
-        requested: LLM requests sent.
-        accepted: texts kept.
-        rejected: rejected outputs by reason (:data:`REJECT_REASONS`; absent reasons are 0).
-        accepted_per_label: texts kept per label.
-        prompt_tokens: prompt tokens over all requests, as the server counts them.
-        completion_tokens: generated tokens over all requests.
-        wall_time_s: seconds spent in the run.
-    """
-
-    requested: int = 0
-    accepted: int = 0
-    rejected: dict[str, int] = Field(default_factory=dict)
-    accepted_per_label: dict[str, int] = Field(default_factory=dict)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    wall_time_s: float = 0.0
-
-    @property
-    def acceptance_rate(self) -> float:
-        """Accepted / requested, 0 when nothing was requested."""
-        return self.accepted / self.requested if self.requested else 0.0
-
-
-class GenerationResult(BaseModel):
-    """Rows and counts of one run.
-
-    Attributes:
-        rows: one dict per accepted text with keys ``text``, ``label``, ``split`` (always
-            ``train``), ``mode``, ``model``, ``request_index`` and ``prompt_style``; ready for
-            ``pandas.DataFrame(rows)``.
-        counts: see :class:`GenerationCounts`.
-        prompt_style: the rendering used.
-    """
-
-    rows: list[dict[str, Any]]
-    counts: GenerationCounts
-    prompt_style: PromptStyle
-
-
-_LIST_MARKER = re.compile(r"^\s*(?:[-*•–—]+|\(?\d{1,3}[.):]|[a-zA-Z][.)])\s+")
-_QUOTES = "\"'“”‘’«»`"
-
-
-def parse_output(text: str, *, min_words: int = 2, max_words: int) -> tuple[str | None, str | None]:
-    """Clean one LLM output and check its length.
-
-    Cleaning: whitespace collapsed to single spaces, then leading list markers (``-``, ``*``,
-    ``•``, ``1.``, ``2)``, ``a.``) and surrounding quotes removed, repeatedly.
-
-    Args:
-        text: raw model output.
-        min_words: fewest words accepted (whitespace-separated tokens).
-        max_words: most words accepted.
-
-    Returns:
-        ``(clean_text, None)`` when kept, ``(None, reason)`` otherwise with reason ``empty``,
-        ``too_short`` or ``too_long``.
-    """
-    clean = " ".join(text.split())
-    previous = None
-    while clean != previous:
-        previous = clean
-        clean = _LIST_MARKER.sub("", clean, count=1).strip()
-        if len(clean) >= 2 and clean[0] in _QUOTES and clean[-1] in _QUOTES:
-            clean = clean[1:-1].strip()
-    if not clean:
-        return None, "empty"
-    words = len(clean.split())
-    if words < min_words:
-        return None, "too_short"
-    if words > max_words:
-        return None, "too_long"
-    return clean, None
-
-
-def normalise(text: str) -> str:
-    """Key for duplicate detection: case-folded words without punctuation, single-spaced."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+__all__ = [
+    "CopyMetric", "GenerationCounts", "GenerationMode", "GenerationResult", "GenerationSpec",
+    "REJECT_REASONS", "generate_rows", "normalise", "parse_output",
+]  # fmt: skip
 
 
 def _check_examples(
@@ -184,95 +64,6 @@ def _check_examples(
     return pools
 
 
-def generate_rows(
-    task: TaskLike,
-    spec: GenerationSpec,
-    llm: TextGenerator,
-    examples: Mapping[str, Sequence[str]] | None = None,
-    progress: ProgressFn = ignore_progress,
-) -> GenerationResult:
-    """Generate up to ``rows_per_label`` synthetic texts for every label of a task.
-
-    Per request: render the label's prompt in the spec's style (chat: system + user messages;
-    completion: a list to continue, ``stop=["\\n"]``), with ``max_tokens = 2 × max_words``;
-    few-shot draws ``examples_per_request`` real texts of the label; the n-th, 2n-th … request
-    of a label carries the diversity prompt when ``diversity_every = n > 0``. A label stops at
-    ``rows_per_label`` accepted texts or after ``request_budget`` requests. A progress event
-    (stage ``generate``, unit ``requests``) follows every request; its ``total`` is the most
-    requests still possible and shrinks when a label finishes early.
-
-    Args:
-        task: catalog task (:class:`~synthclf.generation.prompts.TaskLike`).
-        spec: what to generate; ``spec.task`` must name ``task``.
-        llm: :class:`~synthclf.generation.llm.LLMClient` or any object with ``complete``/``chat``.
-        examples: few-shot only: real texts per label name.
-        progress: callback for progress events.
-
-    Returns:
-        The accepted rows in generation order and the counts.
-
-    Raises:
-        InvalidInput: ``spec.task`` is not ``task.name``, ``spec.model`` is empty, a template is
-            invalid, or few-shot without real examples for every label.
-        Unavailable: the LLM server cannot be reached (propagated, never swallowed).
-        ResourceExhausted: the LLM server rate-limits past its retries.
-    """
-    if spec.task != task.name:
-        raise InvalidInput(f"spec is for task {spec.task!r} but task {task.name!r} was given")
-    if not spec.model:
-        raise InvalidInput("spec.model is empty: resolve the default model before generating")
-    pools = _check_examples(task, spec, examples)
-    style = spec.style_for_model()
-    labels = [label.name for label in task.labels]
-    templates = {label: PromptTemplate.for_label(task, label, max_words=spec.max_words) for label in labels}
-    rng = random.Random(spec.seed)
-    counts = GenerationCounts(accepted_per_label={label: 0 for label in labels})
-    rejected: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    budget = spec.request_budget
-    started = time.monotonic()
-
-    for position, label in enumerate(labels):
-        template, pool, history = templates[label], pools.get(label, []), []
-        for attempt in range(budget):
-            if counts.accepted_per_label[label] >= spec.rows_per_label:
-                break
-            shots = rng.sample(pool, min(spec.examples_per_request, len(pool))) if pool else []
-            diversify = spec.diversity_every > 0 and (attempt + 1) % spec.diversity_every == 0
-            request_index = counts.requested
-            listed = history if style is PromptStyle.CHAT else _listed_outputs(history, rng)
-            output = _request(llm, template, style, spec, shots, diversify, listed, request_index)
-            counts.requested += 1
-            counts.prompt_tokens += output.prompt_tokens
-            counts.completion_tokens += output.completion_tokens
-            text, reason = _judge(output.text, spec, shots, seen)
-            if text is None:
-                rejected[reason or "empty"] += 1
-            else:
-                seen.add(normalise(text))
-                history.append(text)
-                counts.accepted += 1
-                counts.accepted_per_label[label] += 1
-                rows.append(
-                    {
-                        "text": text,
-                        "label": label,
-                        "split": "train",
-                        "mode": spec.mode.value,
-                        "model": spec.model,
-                        "request_index": request_index,
-                        "prompt_style": style.value,
-                    }
-                )
-            finished = counts.accepted_per_label[label] >= spec.rows_per_label or attempt + 1 >= budget
-            remaining = (0 if finished else budget - attempt - 1) + budget * (len(labels) - position - 1)
-            progress(_progress_event(counts, rejected, label, remaining))
-    counts.rejected = {reason: rejected.get(reason, 0) for reason in REJECT_REASONS}
-    counts.wall_time_s = time.monotonic() - started
-    return GenerationResult(rows=rows, counts=counts, prompt_style=style)
-
-
 def _listed_outputs(history: list[str], rng: random.Random) -> list[str]:
     """Earlier outputs to list in a completion prompt: a fresh random sample of random size.
 
@@ -285,50 +76,254 @@ def _listed_outputs(history: list[str], rng: random.Random) -> list[str]:
     return rng.sample(history, size)
 
 
-def _judge(raw: str, spec: GenerationSpec, shots: list[str], seen: set[str]) -> tuple[str | None, str | None]:
-    text, reason = parse_output(raw, min_words=spec.min_words, max_words=spec.max_words)
-    if text is None:
-        return None, reason
-    key = normalise(text)
-    if key in {normalise(shot) for shot in shots}:
-        return None, "copy_of_example"
-    if key in seen:
-        return None, "duplicate"
-    return text, None
+def _strip_preamble(text: str) -> str:
+    """Drop a chat model's lead-in line ("Here is a spam SMS:") before the text itself."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].rstrip().endswith(":"):
+        lines = lines[1:]
+    return "\n".join(lines)
 
 
-def _request(
-    llm: TextGenerator,
-    template: PromptTemplate,
-    style: PromptStyle,
+@dataclass(frozen=True)
+class _Planned:
+    """A request with what judging its output needs: its label and few-shot examples."""
+
+    label: str
+    shots: tuple[str, ...]
+    request: LLMRequest
+
+
+class _Job:
+    """State of one run: the plan, the commits and the counts (used from one thread)."""
+
+    def __init__(self, task: TaskLike, spec: GenerationSpec, pools: dict[str, list[str]], price: Price | None):
+        self.spec = spec
+        self.style = spec.style_for_model()
+        self.labels = [label.name for label in task.labels]
+        self.templates = {label: PromptTemplate.for_label(task, label, max_words=spec.max_words) for label in self.labels}
+        self.pools = pools
+        self.ledger = Ledger(price, spec.max_tokens_total, spec.max_cost_usd)
+        self.dedup = Deduplicator(spec.near_duplicate_threshold)
+        self.copies = CopyDetector(spec.copy_metric, spec.copy_threshold)
+        self.history: dict[str, list[str]] = {label: [] for label in self.labels}
+        self.issued: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.accepted: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.rows: list[dict[str, Any]] = []
+        self.samples: dict[str, Any] = {}
+        self.committed = self.cache_hits = self.failed_in_row = 0
+        self.budget_stop: str | None = None
+        self.started = time.monotonic()
+
+    def _wants(self, label: str) -> bool:
+        full = self.accepted[label] + self.in_flight[label] >= self.spec.rows_per_label
+        return not full and self.issued[label] < self.spec.request_budget
+
+    def plan(self, index: int, structured: bool) -> _Planned | None:
+        """The next request, or None when no label may send one now (full, out of budget, capped)."""
+        label = next((name for name in self.labels if self._wants(name)), None)
+        if label is None or self.budget_stop:
+            return None
+        stop = self.ledger.stop_reason(sum(self.in_flight.values()))
+        if stop is not None:
+            if stop != "wait":
+                self.budget_stop = stop
+            return None
+        spec, template, attempt = self.spec, self.templates[label], self.issued[label]
+        rng = random.Random(f"{spec.seed}:{index}")
+        pool = self.pools.get(label, [])
+        shots = rng.sample(pool, min(spec.examples_per_request, len(pool))) if pool else []
+        diversify = spec.diversity_every > 0 and (attempt + 1) % spec.diversity_every == 0
+        history = self.history[label]
+        common = {"index": index, "style": self.style, "max_tokens": spec.max_tokens_per_request,
+                  "temperature": spec.temperature, "seed": spec.seed + index}  # fmt: skip
+        if self.style is PromptStyle.COMPLETION:
+            prompt = template.render_completion(shots, diversify, _listed_outputs(history, rng))
+            request = LLMRequest(prompt=prompt, stop=("\n",), **common)
+        else:
+            messages = template.render_chat(shots, diversify, history)
+            json_layout = self._structured_layout(messages, label) if structured else None
+            request = LLMRequest(messages=messages, structured_messages=json_layout, **common)
+        self.issued[label] += 1
+        self.in_flight[label] += 1
+        if diversify:
+            self.samples.setdefault("diversity_index", index)
+        return _Planned(label, tuple(shots), request)
+
+    def _structured_layout(self, messages: list[dict[str, str]], label: str) -> list[dict[str, str]]:
+        laid_out = [
+            {**m, "content": as_json_turn(m["content"], label)} if m["role"] == "assistant" else dict(m)
+            for m in messages
+        ]
+        laid_out[-1]["content"] = f"{laid_out[-1]['content']}\n{json_instruction(self.labels)}"
+        return laid_out
+
+    def commit(self, planned: _Planned, outcome: Outcome) -> None:
+        """Count one finished request and judge its output.
+
+        Raises:
+            Unavailable: ``max_consecutive_failures`` requests in a row have failed.
+        """
+        label = planned.label
+        self.committed += 1
+        self.in_flight[label] -= 1
+        self.cache_hits += outcome.cached
+        index = outcome.request.index
+        if index == 0 or index == self.samples.get("diversity_index"):
+            self.samples["first" if index == 0 else "diversity"] = outcome.sent
+        if outcome.output is None:
+            self.rejected["request_failed"] += 1
+            self.failures[outcome.failure or "unavailable"] += 1
+            self.failed_in_row += 1
+            if self.failed_in_row >= self.spec.max_consecutive_failures:
+                raise Unavailable(
+                    f"{self.failed_in_row} LLM requests in a row failed (last: {outcome.error}); "
+                    "nothing was published; re-run the job to resume (successful responses are cached)"
+                )
+            return
+        self.failed_in_row = 0
+        self.ledger.add(outcome.output, outcome.prompt_chars)
+        text, reason = self._judge(label, planned.shots, outcome)
+        if text is None:
+            self.rejected[reason or "empty"] += 1
+            return
+        self.dedup.add(text)
+        self.history[label].append(text)
+        self.accepted[label] += 1
+        self.rows.append({
+            "text": text, "label": label, "split": "train", "mode": self.spec.mode.value,
+            "model": self.spec.model, "request_index": index, "request_id": outcome.key[:16],
+            "prompt_style": self.style.value,
+        })  # fmt: skip
+
+    def _judge(self, label: str, shots: Sequence[str], outcome: Outcome) -> tuple[str | None, str | None]:
+        raw = outcome.output.text if outcome.output else ""
+        if outcome.structured:
+            raw, reason = parse_structured(raw, label)
+            if raw is None:
+                return None, reason
+        elif self.style is PromptStyle.CHAT:
+            raw = _strip_preamble(raw)
+        text, reason = parse_output(raw, min_words=self.spec.min_words, max_words=self.spec.max_words)
+        if text is None:
+            return None, reason
+        if shots and self.copies.is_copy(text, shots):
+            return None, "copy_of_example"
+        return (None, duplicate) if (duplicate := self.dedup.check(text)) else (text, None)
+
+    def counts(self) -> GenerationCounts:
+        """The counts so far."""
+        wall = time.monotonic() - self.started
+        short = any(self.accepted[label] < self.spec.rows_per_label for label in self.labels)
+        ledger = self.ledger
+        return GenerationCounts(
+            requested=self.committed, accepted=len(self.rows),
+            rejected={reason: self.rejected.get(reason, 0) for reason in REJECT_REASONS},
+            failures=dict(self.failures),
+            accepted_per_label={label: self.accepted[label] for label in self.labels},
+            requested_per_label={label: self.issued[label] - self.in_flight[label] for label in self.labels},
+            prompt_tokens=ledger.prompt_tokens, completion_tokens=ledger.completion_tokens,
+            usage_estimated=ledger.usage_estimated, cost_usd=round(ledger.cost_usd, 6),
+            cache_hits=self.cache_hits, wall_time_s=round(wall, 3),
+            rows_per_min=round(60.0 * len(self.rows) / wall, 3) if wall > 0 else 0.0,
+            tokens_per_s=round(ledger.tokens / wall, 3) if wall > 0 else 0.0,
+            stopped_reason=self.budget_stop or ("request_budget" if short else "completed"),
+        )  # fmt: skip
+
+    def progress_event(self, label: str) -> Progress:
+        """A progress event after a commit (stage ``generate``, unit ``requests``)."""
+        counts = self.counts()
+        budget = self.spec.request_budget
+        remaining = sum(
+            0 if self.accepted[name] >= self.spec.rows_per_label else budget - self.issued[name] + self.in_flight[name]
+            for name in self.labels
+        )
+        metrics = {
+            "requested": float(counts.requested), "accepted": float(counts.accepted),
+            "rejected": float(sum(self.rejected.values())), "failed": float(self.rejected["request_failed"]),
+            "tokens": float(counts.tokens), "prompt_tokens": float(counts.prompt_tokens),
+            "completion_tokens": float(counts.completion_tokens), "cost_usd": counts.cost_usd,
+            "rows_per_min": counts.rows_per_min, "tokens_per_s": counts.tokens_per_s,
+            "acceptance_rate": round(counts.acceptance_rate, 4), "cache_hits": float(counts.cache_hits),
+            **{f"rejected_{reason}": float(n) for reason, n in self.rejected.items()},
+        }  # fmt: skip
+        return Progress(
+            stage="generate", done=counts.requested, total=counts.requested + remaining, unit="requests",
+            message=f"label {label}: {self.accepted[label]} accepted; {counts.accepted} in all", metrics=metrics,
+        )  # fmt: skip
+
+
+def generate_rows(
+    task: TaskLike,
     spec: GenerationSpec,
-    shots: list[str],
-    diversify: bool,
-    history: list[str],
-    request_index: int,
-) -> LLMOutput:
-    max_tokens = 2 * spec.max_words
-    seed = spec.seed + request_index
-    if style is PromptStyle.COMPLETION:
-        prompt = template.render_completion(shots, diversify, history)
-        return llm.complete(prompt, max_tokens=max_tokens, temperature=spec.temperature, stop=["\n"], seed=seed)
-    messages = template.render_chat(shots, diversify, history)
-    return llm.chat(messages, max_tokens=max_tokens, temperature=spec.temperature, stop=None, seed=seed)
+    llm: TextGenerator,
+    examples: Mapping[str, Sequence[str]] | None = None,
+    progress: ProgressFn = ignore_progress,
+    *,
+    cache: ResponseCache | None = None,
+    price: Price | None = None,
+) -> GenerationResult:
+    """Generate up to ``rows_per_label`` synthetic texts for every label of a task.
 
+    Per request: render the label's prompt in the spec's style (chat: system + user messages,
+    as JSON-schema structured output while the server accepts it; completion: a list to
+    continue, ``stop=["\\n"]``), with ``max_tokens = 2 × max_words`` and ``seed = spec.seed + i``;
+    few-shot draws ``examples_per_request`` real texts of the label; the n-th, 2n-th … request
+    of a label carries the diversity prompt when ``diversity_every = n > 0``. A label stops at
+    ``rows_per_label`` accepted texts or after ``request_budget`` requests; the job stops
+    early, keeping its rows, when a token or money cap would be passed (see
+    :mod:`synthclf.generation.accounting`). A progress event (stage ``generate``, unit
+    ``requests``) follows every committed request; its ``total`` is the most requests still
+    possible.
 
-def _progress_event(counts: GenerationCounts, rejected: Counter[str], label: str, remaining: int) -> Progress:
-    tokens = counts.prompt_tokens + counts.completion_tokens
-    metrics = {
-        "accepted": float(counts.accepted),
-        "rejected": float(sum(rejected.values())),
-        "tokens": float(tokens),
-        **{f"rejected_{reason}": float(n) for reason, n in rejected.items()},
-    }
-    return Progress(
-        stage="generate",
-        done=counts.requested,
-        total=counts.requested + remaining,
-        unit="requests",
-        message=f"label {label}: {counts.accepted_per_label[label]} accepted; {counts.accepted} in all",
-        metrics=metrics,
-    )
+    Args:
+        task: catalog task (:class:`~synthclf.generation.prompts.TaskLike`).
+        spec: what to generate; ``spec.task`` must name ``task``.
+        llm: :class:`~synthclf.generation.llm.LLMClient` or any object with ``complete``/``chat``;
+            its ``base_url`` attribute (if any) is part of the cache key.
+        examples: few-shot only: real texts per label name.
+        progress: callback for progress events.
+        cache: durable response cache (None: every request goes to the server).
+        price: the model's price, for cost and the money cap (None: unknown, cost 0).
+
+    Returns:
+        The accepted rows in commit (request) order, the counts, and the prompts as sent.
+
+    Raises:
+        InvalidInput: ``spec.task`` is not ``task.name``, ``spec.model`` is empty, a template is
+            invalid, few-shot without real examples for every label, or a money cap without a price.
+        Unavailable: ``max_consecutive_failures`` requests failed in a row, or the server refused
+            the job's key or model (HTTP 401/403/404).
+    """
+    if spec.task != task.name:
+        raise InvalidInput(f"spec is for task {spec.task!r} but task {task.name!r} was given")
+    if not spec.model:
+        raise InvalidInput("spec.model is empty: resolve the default model before generating")
+    spec = spec.for_task(task)
+    job = _Job(task, spec, _check_examples(task, spec, examples), price)
+    wants_json = job.style is PromptStyle.CHAT and spec.structured_output
+    runner = RequestRunner(
+        llm, model=spec.model, base_url=getattr(llm, "base_url", "") or "", concurrency=spec.concurrency,
+        cache=cache, response_format=response_format(job.labels) if wants_json else None,
+    )  # fmt: skip
+    pending: deque[tuple[_Planned, Future[Outcome]]] = deque()
+    index = 0
+    try:
+        while True:
+            while len(pending) < spec.concurrency and (planned := job.plan(index, runner.structured)):
+                pending.append((planned, runner.submit(planned.request)))
+                index += 1
+            if not pending:
+                break
+            planned, future = pending.popleft()
+            job.commit(planned, future.result())
+            progress(job.progress_event(planned.label))
+    finally:
+        runner.close(cancel=bool(pending))
+    return GenerationResult(
+        rows=job.rows, counts=job.counts(), prompt_style=job.style,
+        structured_output=runner.structured, structured_output_note=runner.structured_note,
+        prompt_samples={k: v for k, v in job.samples.items() if k != "diversity_index"},
+    )  # fmt: skip

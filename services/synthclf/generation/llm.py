@@ -1,9 +1,13 @@
 """A small client for OpenAI-compatible LLM servers (OpenAI, llama.cpp's ``llama_cpp.server``, vLLM).
 
 It wraps the ``openai`` SDK and turns its exceptions into synthclf's error hierarchy, so the
-generation core and servicer never see SDK types. Retries of transient failures (connection
-errors, 408/409/429/5xx) are the SDK's own, with exponential backoff, bounded by
-``max_retries``.
+generation core and servicer never see SDK types. Retries of transient failures are the SDK's
+own (``openai/_base_client.py``, 3.52.0): connection errors, timeouts and HTTP 408/409/429/5xx
+are retried up to ``max_retries`` times after ``min(0.5 s · 2^n, 8 s)`` reduced by a random
+0-25 % (jitter), or after the server's ``Retry-After``/``retry-after-ms`` when it is at most
+120 s (a longer one is not retried). Each error raised after the retries carries a ``kind``
+so the generator can count failures by cause and tell per-request failures (counted, job goes
+on) from configuration errors (``refused``: 401/403/404, the job stops).
 """
 
 from __future__ import annotations
@@ -16,7 +20,44 @@ from typing import Any, Protocol
 import openai
 from openai import OpenAI
 
-from synthclf.core.errors import ResourceExhausted, Unavailable
+from synthclf.core.errors import InvalidInput, ResourceExhausted, Unavailable
+
+
+class LLMUnavailable(Unavailable):
+    """The server could not answer: ``kind`` is ``unreachable``, ``timeout``, ``server_error``
+    (5xx, 408, 409), ``bad_response`` (a 200 whose body is not a completion) or ``refused``
+    (401/403/404: key, permission or model wrong; not transient).
+
+    Attributes:
+        kind: the cause, as above.
+        status_code: HTTP status, or None when no response came.
+    """
+
+    def __init__(self, message: str, kind: str, status_code: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status_code = status_code
+
+
+class LLMRateLimited(ResourceExhausted):
+    """HTTP 429 after all retries (``kind`` = ``rate_limited``)."""
+
+    kind = "rate_limited"
+    status_code = 429
+
+
+class LLMRequestRejected(InvalidInput):
+    """HTTP 400/413/422: this request cannot succeed as sent (``kind`` = ``rejected``).
+
+    Attributes:
+        status_code: the HTTP status.
+    """
+
+    kind = "rejected"
+
+    def __init__(self, message: str, status_code: int):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -28,12 +69,14 @@ class LLMOutput:
         prompt_tokens: tokens in the prompt, as the server counts them (0 when not reported).
         completion_tokens: tokens generated (0 when not reported).
         finish_reason: ``stop``, ``length`` (hit ``max_tokens``) or ``None`` when not reported.
+        usage_reported: False when the response had no ``usage`` field (token counts are 0).
     """
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+    usage_reported: bool = True
 
 
 class TextGenerator(Protocol):
@@ -53,8 +96,9 @@ class TextGenerator(Protocol):
         temperature: float,
         stop: Sequence[str] | None,
         seed: int | None,
+        response_format: dict[str, Any] | None = None,
     ) -> LLMOutput:
-        """Answer ``messages`` (``/v1/chat/completions``)."""
+        """Answer ``messages`` (``/v1/chat/completions``), optionally as structured output."""
         ...
 
 
@@ -69,8 +113,9 @@ class LLMClient:
         max_retries: SDK retries of transient failures (0 disables).
 
     Raises on calls:
-        Unavailable: server unreachable, timed out, or answered with an error status.
-        ResourceExhausted: the server rate-limited the request (HTTP 429) after retries.
+        LLMUnavailable: server unreachable, timed out, or answered 401/403/404/408/409/5xx.
+        LLMRateLimited: the server rate-limited the request (HTTP 429) after retries.
+        LLMRequestRejected: the server refused the request as malformed (HTTP 400/413/422).
     """
 
     def __init__(
@@ -91,21 +136,39 @@ class LLMClient:
     def _translated_errors(self) -> Iterator[None]:
         try:
             yield
+        except openai.APITimeoutError as exc:
+            raise LLMUnavailable(f"LLM server at {self.base_url} timed out: {exc}", "timeout") from exc
         except openai.APIConnectionError as exc:
-            raise Unavailable(f"LLM server at {self.base_url} unreachable: {exc}") from exc
+            raise LLMUnavailable(f"LLM server at {self.base_url} unreachable: {exc}", "unreachable") from exc
         except openai.RateLimitError as exc:
-            raise ResourceExhausted(f"LLM server at {self.base_url} rate-limited the request: {exc.message}") from exc
+            raise LLMRateLimited(f"LLM server at {self.base_url} rate-limited the request: {exc.message}") from exc
         except openai.APIStatusError as exc:
-            raise Unavailable(
+            message = (
                 f"LLM server at {self.base_url} answered HTTP {exc.status_code} for model {self.model!r}: {exc.message}"
+            )
+            if exc.status_code in (400, 413, 422):
+                raise LLMRequestRejected(message, exc.status_code) from exc
+            kind = "refused" if exc.status_code in (401, 403, 404) else "server_error"
+            raise LLMUnavailable(message, kind, exc.status_code) from exc
+        except (openai.OpenAIError, ValueError, AttributeError, TypeError, IndexError, KeyError) as exc:
+            raise LLMUnavailable(
+                f"LLM server at {self.base_url} sent a malformed response: {type(exc).__name__}: {exc}", "bad_response"
             ) from exc
 
+    def _output(self, response: Any, chat: bool) -> LLMOutput:
+        with self._translated_errors():
+            choice = response.choices[0] if response.choices else None
+            text = (choice.message.content if chat else choice.text) if choice else ""
+            return LLMOutput(
+                text=text or "", finish_reason=choice.finish_reason if choice else None, **self._usage(response)
+            )
+
     @staticmethod
-    def _usage(response: Any) -> tuple[int, int]:
+    def _usage(response: Any) -> dict[str, Any]:
         usage = getattr(response, "usage", None)
         if usage is None:
-            return 0, 0
-        return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+            return {"usage_reported": False}
+        return {"prompt_tokens": int(usage.prompt_tokens or 0), "completion_tokens": int(usage.completion_tokens or 0)}
 
     def complete(
         self,
@@ -129,8 +192,7 @@ class LLMClient:
             The continuation with token counts.
 
         Raises:
-            Unavailable: see the class docstring.
-            ResourceExhausted: see the class docstring.
+            LLMUnavailable, LLMRateLimited, LLMRequestRejected: see the class docstring.
         """
         with self._translated_errors():
             response = self._client.completions.create(
@@ -141,14 +203,7 @@ class LLMClient:
                 stop=list(stop) if stop else None,
                 seed=seed,
             )
-        choice = response.choices[0] if response.choices else None
-        prompt_tokens, completion_tokens = self._usage(response)
-        return LLMOutput(
-            text=(choice.text or "") if choice else "",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            finish_reason=choice.finish_reason if choice else None,
-        )
+        return self._output(response, chat=False)
 
     def chat(
         self,
@@ -158,6 +213,7 @@ class LLMClient:
         temperature: float,
         stop: Sequence[str] | None = None,
         seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> LLMOutput:
         """Answer a conversation through ``/v1/chat/completions`` (instruction-tuned models).
 
@@ -167,13 +223,14 @@ class LLMClient:
             temperature: sampling temperature (0 = greedy).
             stop: strings that end generation.
             seed: sampling seed, for servers that honour it.
+            response_format: e.g. ``{"type": "json_schema", "json_schema": {...}}`` (OpenAI
+                structured outputs); None sends no ``response_format``.
 
         Returns:
             The assistant message content with token counts.
 
         Raises:
-            Unavailable: see the class docstring.
-            ResourceExhausted: see the class docstring.
+            LLMUnavailable, LLMRateLimited, LLMRequestRejected: see the class docstring.
         """
         with self._translated_errors():
             response = self._client.chat.completions.create(
@@ -183,28 +240,26 @@ class LLMClient:
                 temperature=temperature,
                 stop=list(stop) if stop else None,
                 seed=seed,
+                **({"response_format": response_format} if response_format else {}),
             )
-        choice = response.choices[0] if response.choices else None
-        prompt_tokens, completion_tokens = self._usage(response)
-        return LLMOutput(
-            text=(choice.message.content or "") if choice else "",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            finish_reason=choice.finish_reason if choice else None,
-        )
+        return self._output(response, chat=True)
 
-    def ping(self) -> list[str]:
+    def ping(self, max_retries: int | None = None) -> list[str]:
         """Check the server answers by listing its models (``GET /v1/models``).
+
+        Args:
+            max_retries: retries for this call; None uses the client's setting.
 
         Returns:
             The model ids the server offers.
 
         Raises:
-            Unavailable: the server is unreachable or answered with an error status.
-            ResourceExhausted: the server rate-limited the request.
+            LLMUnavailable: the server is unreachable or answered with an error status.
+            LLMRateLimited: the server rate-limited the request.
         """
+        client = self._client if max_retries is None else self._client.with_options(max_retries=max_retries)
         with self._translated_errors():
-            return [model.id for model in self._client.models.list()]
+            return [model.id for model in client.models.list()]
 
     def close(self) -> None:
         """Close the underlying HTTP connection pool."""

@@ -6,19 +6,24 @@ requests, calls :class:`GenerationCore` and encodes responses.
 
 from __future__ import annotations
 
+import json
 import logging
-
-import pandas as pd
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
-from synthclf.core.catalog import get_task
+from synthclf.core.catalog import TaskSpec, get_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import load_real_dataset, read_jsonl, subsample, to_jsonl
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import ProgressFn, ignore_progress
 from synthclf.core.store import open_store
+from synthclf.generation.accounting import PriceTable, resolve_price
+from synthclf.generation.cache import CACHE_FOLDER, ResponseCache
 from synthclf.generation.generator import GenerationSpec, generate_rows
-from synthclf.generation.llm import LLMClient
+from synthclf.generation.llm import LLMClient, LLMUnavailable
+from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptTemplate
 
 log = logging.getLogger("synthclf.generation")
 SERVICE = "generation"
@@ -93,24 +98,33 @@ class GenerationCore:
                  progress: ProgressFn = ignore_progress) -> ArtifactRef:
         """Generate a synthetic dataset with the LLM (Li et al. 2023, §3: zero-/few-shot).
 
+        The job is idempotent (an artifact with the same parameters, prompts included, is
+        reused) and resumable (every successful LLM response is cached under
+        ``settings.cache_dir/llm-responses``; a re-run after a crash re-sends none of them).
+
         Args:
             spec: what to generate.
             examples_uri: dataset artifact with real examples (required for few-shot).
             progress: receives a :class:`~synthclf.core.progress.Progress` per LLM request.
 
         Returns:
-            The dataset reference; an artifact with the same parameters is reused.
+            The dataset reference: ``data.jsonl`` (text, label, split and per-row provenance:
+            request_index, request_id, mode, model, prompt_style) and a manifest whose
+            ``parameters`` hold the spec, model, server and prompt templates and whose ``stats``
+            hold counts by reject reason, tokens, cost, wall time, rows/min and stop reason.
 
         Raises:
-            NotFound: unknown task or examples artifact. InvalidInput: bad spec.
-            Unavailable: the LLM server cannot be reached.
+            NotFound: unknown task or examples artifact. InvalidInput: bad spec, or a money cap
+            for a model without a price.
+            Unavailable: the LLM server cannot be reached, refuses the key or model, or too many
+            requests failed in a row (nothing is published; re-run to resume).
         """
         task = get_task(spec.task)
-        if "max_words" not in spec.model_fields_set:
-            spec = spec.model_copy(update={"max_words": task.max_words})
-        model = spec.model or self.settings.llm_model
-        params = {**spec.model_dump(mode="json"), "model": model, "examples_uri": examples_uri,
-                  "llm_base_url": self.settings.llm_base_url}
+        spec = spec.for_task(task).model_copy(update={"model": spec.model or self.settings.llm_model})
+        price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
+                              spec.price_completion_per_mtok)
+        params = {**spec.model_dump(mode="json"), "examples_uri": examples_uri,
+                  "llm_base_url": self.settings.llm_base_url, "prompts": task_prompts(task, spec.max_words)}
         artifact_id = job_id(f"{task.name}-{spec.mode.value}", params)
         existing = find(self.store, "dataset", artifact_id)
         if existing:
@@ -122,18 +136,29 @@ class GenerationCore:
             frame = read_jsonl(source.path / DATA_FILE)
             examples = {label: group["text"].tolist() for label, group in frame.groupby("label")}
             inputs.append(examples_uri)
-        llm = LLMClient(base_url=self._llm_url(), model=model, api_key=self.settings.llm_api_key,
-                        timeout_s=self.settings.llm_timeout_s)
-        result = generate_rows(task, spec.model_copy(update={"model": model}), llm, examples, progress)
+        with LLMClient(base_url=self._llm_url(), model=spec.model, api_key=self.settings.llm_api_key,
+                       timeout_s=self.settings.llm_timeout_s, max_retries=spec.max_retries) as llm, \
+                ResponseCache(self.settings.cache_dir / CACHE_FOLDER) as cache:
+            _preflight(llm)
+            result = generate_rows(task, spec, llm, examples, progress, cache=cache, price=price)
+        counts = result.counts
+        log.info("generated %s: %d rows from %d requests (%d cached), rejected %s, %d tokens, $%.4f, %.1f s, %s",
+                 artifact_id, counts.accepted, counts.requested, counts.cache_hits,
+                 {k: v for k, v in counts.rejected.items() if v}, counts.tokens, counts.cost_usd,
+                 counts.wall_time_s, counts.stopped_reason)
         with staging() as folder:
-            to_jsonl(pd.DataFrame(result.rows), folder / DATA_FILE)
+            write_rows(result.rows, folder / DATA_FILE)
             return publish(
                 self.store, folder, kind="dataset", artifact_id=artifact_id, service=SERVICE,
                 parameters=params, inputs=inputs,
                 stats={"rows": len(result.rows), "source": spec.mode.value, "task": task.name,
-                       "prompt_style": result.prompt_style.value,
-                       "acceptance_rate": round(result.counts.acceptance_rate, 4),
-                       **result.counts.model_dump()},
+                       "model": spec.model, "prompt_style": result.prompt_style.value,
+                       "acceptance_rate": round(counts.acceptance_rate, 4), **counts.model_dump(),
+                       "tokens": counts.tokens,
+                       "price": asdict(price) if price else None,
+                       "structured_output": result.structured_output,
+                       "structured_output_note": result.structured_output_note,
+                       "prompt_samples": result.prompt_samples},
             )
 
     def _llm_url(self) -> str:
@@ -141,3 +166,54 @@ class GenerationCore:
             raise InvalidInput("SYNTHCLF_LLM_BASE_URL is not set: point it at an OpenAI-compatible "
                                "server, or start the local one with `synthclf llm serve`")
         return self.settings.llm_base_url
+
+
+def _preflight(llm: LLMClient) -> None:
+    """Fail fast when the server is unreachable or refuses the key (``GET /v1/models``).
+
+    A 404 (servers without ``/v1/models``) or a 5xx is left to the requests' own retries.
+
+    Raises:
+        LLMUnavailable: unreachable, timed out, or HTTP 401/403.
+    """
+    try:
+        llm.ping(max_retries=1)
+    except LLMUnavailable as exc:
+        if exc.kind in ("unreachable", "timeout") or exc.status_code in (401, 403):
+            raise
+
+
+def task_prompts(task: TaskSpec, max_words: int) -> dict[str, Any]:
+    """The prompts of a job, for its manifest and its id (a changed prompt is a new job).
+
+    Args:
+        task: the catalog task (after any ``SYNTHCLF_CATALOG`` override).
+        max_words: the job's word limit, filled into the templates.
+
+    Returns:
+        ``context_prompt``, ``generation_prompt`` (the template), ``per_label`` (the filled
+        data-generation prompt of each label), ``diversity_prompt``, ``imitation_instruction``.
+    """
+    return {
+        "context_prompt": task.context_prompt,
+        "generation_prompt": task.generation_prompt,
+        "per_label": {label.name: PromptTemplate.for_label(task, label.name, max_words=max_words).generation_prompt
+                      for label in task.labels},
+        "diversity_prompt": DIVERSITY_PROMPT,
+        "imitation_instruction": IMITATION_INSTRUCTION,
+    }
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write generated rows as JSON lines in the dataset schema, keeping their provenance.
+
+    Each line: ``text``, ``label``, ``split``, ``agreement`` (null), ``annotations`` (null) and
+    the row's provenance keys (``request_index``, ``request_id``, ``mode``, ``model``,
+    ``prompt_style``); :func:`synthclf.core.datasets.read_jsonl` reads the schema columns back.
+    """
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            record = {"text": row["text"], "label": row["label"], "split": row.get("split", "train"),
+                      "agreement": None, "annotations": None,
+                      **{k: v for k, v in row.items() if k not in ("text", "label", "split")}}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")

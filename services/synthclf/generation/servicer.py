@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from synthclf.core.grpc_server import ref_to_proto, stream_job
-from synthclf.generation.generator import GenerationMode, GenerationSpec
+from synthclf.generation.spec import CopyMetric, GenerationMode, GenerationSpec
 from synthclf.generation.prompts import PromptStyle
 from synthclf.generation.service import GenerationCore
 from synthclf.v1 import generation_pb2 as pb
@@ -12,10 +12,19 @@ from synthclf.v1 import generation_pb2_grpc
 _MODES = {pb.GENERATION_MODE_ZERO_SHOT: GenerationMode.ZERO_SHOT,
           pb.GENERATION_MODE_FEW_SHOT: GenerationMode.FEW_SHOT}
 _STYLES = {pb.PROMPT_STYLE_CHAT: PromptStyle.CHAT, pb.PROMPT_STYLE_COMPLETION: PromptStyle.COMPLETION}
+_COPY_METRICS = {pb.COPY_METRIC_ROUGE_L: CopyMetric.ROUGE_L, pb.COPY_METRIC_COSINE: CopyMetric.COSINE}
+
+
+def _optional(request: pb.GenerateRequest, name: str):
+    return getattr(request, name) if request.HasField(name) else None
 
 
 def spec_from_proto(request: pb.GenerateRequest) -> GenerationSpec:
-    """Decode a GenerateRequest; zero values mean "use the documented default"."""
+    """Decode a GenerateRequest; zero values (and unset optional fields) mean "use the documented default".
+
+    Raises:
+        InvalidInput: a field is out of range (see :class:`GenerationSpec`).
+    """
     fields = {
         "task": request.task,
         "mode": _MODES.get(request.mode),
@@ -23,11 +32,23 @@ def spec_from_proto(request: pb.GenerateRequest) -> GenerationSpec:
         "prompt_style": _STYLES.get(request.prompt_style),
         "model": request.model or None,
         "examples_per_request": request.examples_per_request or None,
-        "temperature": request.temperature or None,
+        "temperature": round(request.temperature, 6) or None,
         "max_words": request.max_words or None,
         "diversity_every": request.diversity_every or None,
         "seed": request.seed or None,
         "max_requests_per_label": request.max_requests_per_label or None,
+        "concurrency": request.concurrency or None,
+        "max_retries": _optional(request, "max_retries"),
+        "max_tokens_total": request.max_tokens_total or None,
+        "max_cost_usd": request.max_cost_usd or None,
+        "price_prompt_per_mtok": _optional(request, "price_prompt_per_mtok"),
+        "price_completion_per_mtok": _optional(request, "price_completion_per_mtok"),
+        "copy_metric": _COPY_METRICS.get(request.copy_metric),
+        "copy_threshold": round(request.copy_threshold, 6) or None,
+        "near_duplicate_threshold": round(request.near_duplicate_threshold, 6) or None,
+        "structured_output": False if request.disable_structured_output else None,
+        "min_words": request.min_words or None,
+        "max_consecutive_failures": request.max_consecutive_failures or None,
     }
     return GenerationSpec.validated(**{k: v for k, v in fields.items() if v is not None})
 

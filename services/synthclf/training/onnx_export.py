@@ -5,7 +5,9 @@ exports BERT-family encoders with dynamic batch and sequence axes and matches to
 ~1e-7 (design.md), without the dynamo exporter's onnxscript dependency at export time.
 Every export is checked: torch (eval mode) and onnxruntime (CPU provider) run the same
 sample texts, and the export is refused unless the logits agree within a tolerance and
-the predicted labels are identical.
+the predicted labels are identical. On request a dynamic-int8 copy is written beside
+``model.onnx`` with its measured accuracy change (:mod:`synthclf.training.quantize`);
+``model.onnx`` stays fp32.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.artifacts import atomic_folder
 from synthclf.core.errors import IntegrityError, InvalidInput
+from synthclf.training.quantize import INT8_FILE, QuantizationResult, measure_int8, quantize_int8
 
 logger = logging.getLogger("synthclf.training")
 
@@ -43,6 +46,7 @@ class ExportResult:
         argmax_agree: whether torch and onnxruntime predict the same label for every sample.
         parity_samples: number of sample texts compared.
         tolerance: the accepted ``max_abs_logit_diff``.
+        int8: the int8 copy and its measured change, when quantization was asked for.
     """
 
     onnx_path: Path
@@ -51,6 +55,7 @@ class ExportResult:
     argmax_agree: bool
     parity_samples: int
     tolerance: float
+    int8: QuantizationResult | None = None
 
 
 class _LogitsOnly(torch.nn.Module):
@@ -144,14 +149,17 @@ def export_onnx(
     opset: int = 17,
     tolerance: float = 1e-4,
     max_length: int = 128,
+    quantize: bool = False,
+    evaluation: tuple[list[str], list[str]] | None = None,
 ) -> ExportResult:
     """Export the classifier in ``model_dir`` to ``output_dir/model.onnx`` and verify it.
 
     ``output_dir`` receives ``model.onnx`` (inputs ``input_ids``, ``attention_mask`` and
     ``token_type_ids`` when the tokenizer produces them, each int64 [batch, sequence];
     output ``logits`` float32 [batch, labels]), the tokenizer files, ``labels.json`` and
-    ``parity.json``. Files are written to a temp sibling folder and moved into place only
-    after the parity check passes.
+    ``parity.json``; with ``quantize`` also ``model.int8.onnx`` and ``quantization.json``.
+    Files are written to a temp sibling folder and moved into place only after the parity
+    check passes.
 
     Args:
         model_dir: a ``save_pretrained`` folder (as written by ``train_classifier``).
@@ -159,7 +167,10 @@ def export_onnx(
         sample_texts: texts for the parity check (at least one).
         opset: ONNX opset version (17 verified in design.md).
         tolerance: largest accepted |Δlogit| between torch and onnxruntime.
-        max_length: truncation length in tokens for the parity check.
+        max_length: truncation length in tokens for the parity check and the int8 measurement.
+        quantize: also write the dynamic-int8 ``model.int8.onnx``.
+        evaluation: (texts, gold labels) on which to measure fp32 vs int8 accuracy and
+            Macro-F1 (the model's validation set); None or empty: only sizes are recorded.
 
     Returns:
         The :class:`ExportResult`.
@@ -217,10 +228,19 @@ def export_onnx(
             "parity_samples": len(sample_texts),
             "tolerance": tolerance,
             "opset": opset,
+            "max_length": max_length,
             "torch": torch.__version__,
             "onnxruntime": ort.__version__,
         }
         (staging / "parity.json").write_text(json.dumps(parity, indent=2))
+        int8 = None
+        if quantize:
+            quantize_int8(onnx_file, staging / INT8_FILE)
+            texts, gold = evaluation or ([], [])
+            int8 = measure_int8(onnx_file, staging / INT8_FILE, tokenizer, list(texts),
+                                list(gold), labels, max_length)
+            int8.int8_path = output_dir / INT8_FILE
+            (staging / "quantization.json").write_text(json.dumps(int8.stats(), indent=2))
     logger.info("exported %s to %s (opset %d)", model_dir, output_dir / "model.onnx", opset)
     return ExportResult(output_dir / "model.onnx", opset, max_diff, agree, len(sample_texts),
-                        tolerance)
+                        tolerance, int8)

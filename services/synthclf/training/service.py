@@ -8,19 +8,24 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ValidationError
 
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
-from synthclf.core.datasets import read_jsonl, subsample, validate_dataset
+from synthclf.core.datasets import read_jsonl, validate_dataset
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
+from synthclf.training.mixture import TrainingData, check_rows, draw_mixture
 from synthclf.training.onnx_export import export_onnx
-from synthclf.training.trainer import TrainConfig, train_classifier
+from synthclf.training.trainer import (
+    DEFAULT_BACKBONE_NAME, NO_VALIDATION, SPLIT_OF_TRAINING_DATA, VALIDATION_FILE, TrainConfig,
+    train_classifier,
+)
 
 log = logging.getLogger("synthclf.training")
 SERVICE = "training"
@@ -28,13 +33,29 @@ DATA_FILE = "data.jsonl"
 PARITY_FILE = "parity_texts.json"
 #: Texts kept with a model for the ONNX parity check (design.md: parity on real texts).
 PARITY_SAMPLES = 64
+#: ``source`` of real datasets in their manifest stats (as the generation service writes it).
+REAL = "real"
+#: Default ONNX opset and parity tolerance (max |Δlogit|), as documented in training.proto.
+DEFAULT_OPSET = 17
+DEFAULT_TOLERANCE = 1e-4
+
+__all__ = ["TrainingCore", "TrainingData", "validated"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-class TrainingData(BaseModel):
-    """One training dataset and how many of its rows to draw (stratified)."""
+def validated(model: type[ModelT], what: str, fields: dict) -> ModelT:
+    """Build a pydantic ``model`` from ``fields``, turning validation errors into InvalidInput.
 
-    uri: str = Field(description="Dataset artifact URI.")
-    count: int = Field(0, ge=0, description="Rows to draw; 0 uses all.")
+    Raises:
+        InvalidInput: naming ``what`` and each offending field.
+    """
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}"
+                             for e in exc.errors())
+        raise InvalidInput(f"invalid {what}: {problems}") from exc
 
 
 class TrainingCore:
@@ -52,101 +73,197 @@ class TrainingCore:
         """Readiness: the artifact store is reachable."""
         self.store.check()
 
-    def _mixture(self, data: list[TrainingData], seed: int) -> pd.DataFrame:
-        if not data:
-            raise InvalidInput("no training data given: pass at least one dataset URI")
-        parts = []
-        for item in data:
-            frame = read_jsonl(fetch(item.uri, self.settings).path / DATA_FILE)
-            if item.count:
-                if item.count > len(frame):
-                    raise InvalidInput(
-                        f"asked for {item.count} rows of {item.uri}, which has only {len(frame)}"
-                    )
-                frame = subsample(frame, item.count, seed=seed)
-            parts.append(frame[["text", "label"]])
-        return pd.concat(parts, ignore_index=True)
+    def _read_dataset(self, uri: str) -> tuple[pd.DataFrame, str]:
+        """A dataset artifact's rows and its ``source`` (``real``, ``zero_shot``…, ``unknown``)."""
+        artifact = fetch(uri, self.settings)
+        if artifact.manifest.kind != "dataset":
+            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not a dataset")
+        frame = read_jsonl(artifact.path / DATA_FILE)
+        return frame, str(artifact.manifest.stats.get("source", "unknown"))
+
+    def _validation_set(self, uri: str, spec) -> tuple[pd.DataFrame, str]:
+        """Read and check a held-out validation dataset."""
+        frame, source = self._read_dataset(uri)
+        what = f"validation dataset {uri}"
+        check_rows(frame, spec.label_names, what)
+        if frame["label"].nunique() < 2:
+            raise InvalidInput(f"{what} has a single label '{frame['label'].iloc[0]}'; "
+                               "Macro-F1 needs at least two")
+        if source != REAL:
+            log.warning("%s is %s data, not real: validation numbers will not be real-data "
+                        "numbers", what, source)
+        return frame, source
 
     def train(
         self, task: str, data: list[TrainingData], config: TrainConfig,
-        progress: ProgressFn = ignore_progress,
+        progress: ProgressFn = ignore_progress, *, validation_uri: str | None = None,
     ) -> ArtifactRef:
         """Fine-tune a classifier on a mixture of datasets.
 
         Args:
             task: catalog task (defines the label set, in catalog order = logit order).
-            data: datasets and row counts, concatenated.
+            data: datasets with the rows to draw from each (count, fraction or all),
+                concatenated.
             config: hyperparameters.
-            progress: receives per-step and per-epoch events.
+            progress: receives per-step and per-epoch events (with ``eta_s``).
+            validation_uri: held-out (real) dataset to validate on; None: a
+                ``config.validation_fraction`` split of the training mixture.
 
         Returns:
-            The ``model`` artifact (Hugging Face folder, labels.json, curves.json); reused when
-            one with the same parameters exists.
+            The ``model`` artifact (Hugging Face folder, labels.json, curves.json,
+            curves.png, validation.jsonl, parity_texts.json); reused when one with the same
+            parameters exists. Its manifest stats record per input the rows drawn and their
+            label counts, and ``validation_source`` (``held_out:<uri>``,
+            ``split_of_training_data`` or ``none``).
 
         Raises:
-            NotFound: unknown task or dataset. InvalidInput: empty data, foreign labels, one
-            label only, non-finite loss.
+            NotFound: unknown task or dataset. InvalidInput: no data, an empty dataset, a
+            count above a dataset's rows, empty texts, labels outside the task, one label
+            only, or a non-finite loss.
         """
         spec = get_task(task)
+        if validation_uri:
+            validation_source = f"held_out:{validation_uri}"
+        else:
+            validation_source = (SPLIT_OF_TRAINING_DATA if config.validation_fraction > 0
+                                 else NO_VALIDATION)
         params = {"task": task, "data": [d.model_dump() for d in data],
-                  "config": config.model_dump(mode="json")}
+                  "config": config.model_dump(mode="json"), "validation_uri": validation_uri or None,
+                  "validation_source": validation_source}
         artifact_id = job_id(f"{task}-model", params)
         if existing := find(self.store, "model", artifact_id):
             log.info("training %s already done: reusing %s", artifact_id, existing.uri)
             return existing
-        frame = self._mixture(data, config.seed)
+        inputs = [(item, *self._read_dataset(item.uri)) for item in data]
+        frame, input_stats = draw_mixture(inputs, spec.label_names, config.seed)
         validate_dataset(frame, spec)
+        validation, val_frame, val_source = None, None, None
+        if validation_uri:
+            val_frame, val_source = self._validation_set(validation_uri, spec)
+            validation = (val_frame["text"].tolist(), val_frame["label"].tolist())
+        log.info("training %s on %d rows (%s); validation: %s", task, len(frame),
+                 " + ".join(f"{s['rows_drawn']} {s['source']}" for s in input_stats),
+                 validation_source)
         start = time.perf_counter()
         with staging() as folder:
             result = train_classifier(
                 frame["text"].tolist(), frame["label"].tolist(), spec.label_names, config,
-                folder, progress,
+                folder, progress, validation=validation, validation_name=validation_uri or "",
             )
-            sample = frame.sample(min(PARITY_SAMPLES, len(frame)), random_state=config.seed)
-            (folder / PARITY_FILE).write_text(json.dumps(sample["text"].tolist()))
+            parity_source = self._write_parity_texts(folder, frame, val_frame, val_source,
+                                                     config.seed)
             stats = {
-                "task": task, "rows": len(frame), "label_counts": frame["label"].value_counts().to_dict(),
+                "task": task, "rows": len(frame), "train_rows": result.train_rows,
+                "label_counts": {str(k): int(v) for k, v in
+                                 frame["label"].value_counts().sort_index().items()},
+                "inputs": input_stats, "validation_source": validation_source,
+                "validation_data_source": val_source or "training data",
                 "validation": result.validation, "best_epoch": result.best_epoch,
-                "device": result.device, "precision": result.precision,
-                "train_samples_per_s": result.train_samples_per_s,
+                "backbone": config.backbone or DEFAULT_BACKBONE_NAME,
+                "device": result.device, "precision": result.precision, "threads": result.threads,
+                "train_samples_per_s": round(result.train_samples_per_s, 3),
                 "wall_time_s": round(time.perf_counter() - start, 3), "curves": result.curves,
+                "parity_text_source": parity_source,
             }
             ref = publish(self.store, folder, kind="model", artifact_id=artifact_id, service=SERVICE,
-                          parameters=params, inputs=[d.uri for d in data], stats=stats)
+                          parameters=params,
+                          inputs=[d.uri for d in data] + ([validation_uri] if validation_uri else []),
+                          stats=stats)
         val_f1 = result.validation.get("macro_f1")
-        log.info("trained %s on %d rows in %.1f s: validation Macro-F1 %s", artifact_id, len(frame),
-                 stats["wall_time_s"], "n/a" if val_f1 is None else f"{val_f1:.3f}")
+        log.info("trained %s on %d rows in %.1f s: validation Macro-F1 %s (%s)", artifact_id,
+                 len(frame), stats["wall_time_s"], "n/a" if val_f1 is None else f"{val_f1:.3f}",
+                 validation_source)
         return ref
 
+    @staticmethod
+    def _write_parity_texts(folder, frame: pd.DataFrame, val_frame: pd.DataFrame | None,
+                            val_source: str | None, seed: int) -> str:
+        """Keep up to :data:`PARITY_SAMPLES` real texts for the export's parity check.
+
+        Real texts come from a real held-out validation set and the real inputs of the
+        mixture; only when none is real are synthetic training texts used.
+
+        Returns:
+            Where the texts came from: ``real`` or ``training data (no real data given)``.
+        """
+        pools = [frame.loc[frame["source"] == REAL, "text"]]
+        if val_frame is not None and val_source == REAL:
+            pools.append(val_frame["text"])
+        real = pd.concat(pools, ignore_index=True).drop_duplicates()
+        pool, source = (real, REAL) if len(real) else (frame["text"], "training data (no real data given)")
+        sample = pool.sample(min(PARITY_SAMPLES, len(pool)), random_state=seed)
+        (folder / PARITY_FILE).write_text(json.dumps(sample.tolist()))
+        return source
+
     def export(
-        self, model_uri: str, *, opset: int = 17, tolerance: float = 1e-4,
-        progress: ProgressFn = ignore_progress,
+        self, model_uri: str, *, opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
+        quantize_int8: bool = False, progress: ProgressFn = ignore_progress,
     ) -> ArtifactRef:
         """Export a trained model to ONNX and check parity against PyTorch.
 
+        Args:
+            model_uri: ``model`` artifact from :meth:`train`.
+            opset: ONNX opset version.
+            tolerance: largest accepted max |Δlogit| between ONNX and PyTorch.
+            quantize_int8: also write ``model.int8.onnx`` and record its accuracy and
+                Macro-F1 change on the model's validation texts.
+            progress: receives ``export`` events.
+
         Returns:
-            The ``onnx-model`` artifact (model.onnx, tokenizer files, labels.json, parity.json).
+            The ``onnx-model`` artifact (model.onnx (fp32), tokenizer files, labels.json,
+            parity.json; with ``quantize_int8`` also model.int8.onnx and quantization.json,
+            and ``int8_accuracy_delta``, ``int8_macro_f1_delta`` and sizes in its stats).
 
         Raises:
             NotFound: no model at ``model_uri``.
             IntegrityError: parity check failed (max |Δlogit| > tolerance or argmax differs).
         """
-        params = {"model_uri": model_uri, "opset": opset, "tolerance": tolerance}
+        params = {"model_uri": model_uri, "opset": opset, "tolerance": tolerance,
+                  "quantize_int8": quantize_int8}
         artifact_id = job_id("onnx", params)
         if existing := find(self.store, "onnx-model", artifact_id):
             return existing
         model = fetch(model_uri, self.settings)
+        if model.manifest.kind != "model":
+            raise InvalidInput(f"{model_uri} is a '{model.manifest.kind}' artifact, not a model")
         texts = json.loads((model.path / PARITY_FILE).read_text())
-        progress(Progress(stage="export", total=2, unit="steps", message=f"exporting {model.ref.id} to ONNX opset {opset}"))
+        max_length = model.manifest.parameters.get("config", {}).get("max_length", 128)
+        evaluation = self._validation_texts(model.path / VALIDATION_FILE) if quantize_int8 else None
+        steps = 3 if quantize_int8 else 2
+        progress(Progress(stage="export", total=steps, unit="steps",
+                          message=f"exporting {model.ref.id} to ONNX opset {opset}"))
         with staging() as folder:
-            result = export_onnx(model.path, folder, texts, opset=opset, tolerance=tolerance)
-            progress(Progress(stage="export", done=2, total=2, unit="steps",
-                              message=f"parity max |Δlogit| {result.max_abs_logit_diff:.2e}",
-                              metrics={"max_abs_logit_diff": result.max_abs_logit_diff}))
+            result = export_onnx(model.path, folder, texts, opset=opset, tolerance=tolerance,
+                                 max_length=max_length, quantize=quantize_int8,
+                                 evaluation=evaluation)
+            stats = {"task": model.manifest.stats.get("task"), "opset": opset,
+                     "max_abs_logit_diff": result.max_abs_logit_diff,
+                     "argmax_agree": result.argmax_agree, "parity_samples": result.parity_samples,
+                     "parity_text_source": model.manifest.stats.get("parity_text_source"),
+                     "max_length": max_length, "fp32_bytes": (folder / "model.onnx").stat().st_size}
+            metrics = {"max_abs_logit_diff": result.max_abs_logit_diff}
+            message = f"parity max |Δlogit| {result.max_abs_logit_diff:.2e}"
+            if result.int8 is not None:
+                stats.update(result.int8.stats())
+                stats["int8_measured_on"] = (model.manifest.stats.get("validation_source")
+                                             if result.int8.eval_size else "nothing (no validation set)")
+                metrics.update({k: v for k, v in result.int8.stats().items()
+                                if k.endswith("_delta") and v is not None})
+                if result.int8.accuracy_delta is not None:
+                    message += (f"; int8 accuracy {result.int8.accuracy_delta:+.4f}, "
+                                f"Macro-F1 {result.int8.macro_f1_delta:+.4f} on "
+                                f"{result.int8.eval_size} validation texts")
+            progress(Progress(stage="export", done=steps, total=steps, unit="steps",
+                              message=message, metrics=metrics))
             return publish(
                 self.store, folder, kind="onnx-model", artifact_id=artifact_id, service=SERVICE,
-                parameters=params, inputs=[model_uri],
-                stats={"task": model.manifest.stats.get("task"), "opset": opset,
-                       "max_abs_logit_diff": result.max_abs_logit_diff,
-                       "argmax_agree": result.argmax_agree, "parity_samples": result.parity_samples},
+                parameters=params, inputs=[model_uri], stats=stats,
             )
+
+    @staticmethod
+    def _validation_texts(path) -> tuple[list[str], list[str]] | None:
+        """The model's validation (texts, labels), or None if it has none."""
+        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+            return None
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        return [r["text"] for r in rows], [r["label"] for r in rows]

@@ -1,13 +1,16 @@
 """Fine-tune a Hugging Face encoder for text classification with a plain PyTorch loop.
 
 The loop is ours rather than ``transformers.Trainer``: on a 2-core CPU the Trainer's
-per-step overhead and its padding of random batches to their longest text cost more than
-the model itself. Batches are grouped by token length (each holds texts of similar length)
-and padded per batch (dynamic padding); the batch order is shuffled with a seeded RNG.
+per-step overhead and a typical user's padding to ``max_length`` cost more than the model
+itself (``benchmarks/training.py`` measures the difference). Batches are grouped by token
+length and padded per batch (:mod:`synthclf.training.batching`); the batch order is shuffled
+with a seeded RNG. On CUDA the forward pass runs under bf16 autocast (fp32 master weights);
+on CPU in fp32 on all cores available to the process.
 
 Validation follows Li et al. (EMNLP 2023): Macro-F1 and accuracy, computed per epoch on a
 held-out set (the caller's, else a stratified split of the training data); the checkpoint
 with the best validation Macro-F1 is kept and training stops early when it stops improving.
+The per-epoch curves (the paper's Fig. B.1) are saved as JSON and PNG beside the model.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +30,16 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers import get_linear_schedule_with_warmup
 
 from synthclf.core.artifacts import atomic_folder
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
+from synthclf.training.batching import (
+    Encoded, encode, holdout_split, length_grouped_batches, pad_batch,
+)
+from synthclf.training.curves import write_curves
 
 logger = logging.getLogger("synthclf.training")
 
@@ -41,68 +47,14 @@ logger = logging.getLogger("synthclf.training")
 PROGRESS_EVERY_STEPS = 10
 #: Gradient-norm clip, as transformers.Trainer's default ``max_grad_norm``.
 MAX_GRAD_NORM = 1.0
-
-
-@dataclass
-class Encoded:
-    """Texts with their token lengths, tokenized again per batch with dynamic padding.
-
-    Attributes:
-        texts: the texts.
-        targets: label index per text, shape [n].
-        lengths: tokens per text after truncation, shape [n].
-    """
-
-    texts: list[str]
-    targets: np.ndarray
-    lengths: np.ndarray
-
-    def subset(self, rows: np.ndarray) -> Encoded:
-        """The rows ``rows`` of this dataset."""
-        return Encoded([self.texts[i] for i in rows], self.targets[rows], self.lengths[rows])
-
-
-def encode(tokenizer, texts: list[str], targets: np.ndarray, max_length: int) -> Encoded:
-    """Measure each text's length in tokens (truncated to ``max_length``)."""
-    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
-    return Encoded(list(texts), targets, np.array([len(x) for x in ids], dtype=np.int64))
-
-
-def pad_batch(
-    tokenizer, data: Encoded, rows: np.ndarray, max_length: int, device: torch.device
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Tokenize rows ``rows`` padded to their own longest text (dynamic padding).
-
-    Returns:
-        (model inputs, each a [batch, longest] int64 tensor; targets [batch]) on ``device``.
-    """
-    enc = tokenizer(
-        [data.texts[i] for i in rows],
-        padding=True,
-        truncation=True,
-        max_length=max_length,
-        return_tensors="pt",
-    )
-    return enc.to(device), torch.from_numpy(data.targets[rows]).to(device)
-
-
-def length_grouped_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50
-) -> list[np.ndarray]:
-    """Batches of rows with similar token lengths, in a random order.
-
-    As transformers' ``LengthGroupedSampler``: shuffle, cut into mega-batches of
-    ``group * batch_size`` rows, sort each by length, cut into batches, shuffle the batches.
-    Padding to the longest text of a random batch wastes more compute on CPU than
-    batching saves (design.md).
-    """
-    rows = rng.permutation(len(lengths))
-    batches = []
-    for start in range(0, len(rows), group * batch_size):
-        mega = rows[start : start + group * batch_size]
-        mega = mega[np.argsort(-lengths[mega], kind="stable")]
-        batches += [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+#: Validation texts and labels saved with the model (JSON lines ``{"text", "label"}``), so an
+#: export can measure what int8 quantization costs on the same data.
+VALIDATION_FILE = "validation.jsonl"
+#: How the offline default backbone is named in curves and manifests.
+DEFAULT_BACKBONE_NAME = "all-MiniLM-L6-v2"
+#: ``validation_source`` values besides ``held_out[:<name>]``.
+SPLIT_OF_TRAINING_DATA = "split_of_training_data"
+NO_VALIDATION = "none"
 
 
 class TrainConfig(BaseModel):
@@ -112,8 +64,9 @@ class TrainConfig(BaseModel):
 
     backbone: str | None = Field(
         None,
-        description="Hugging Face model id or local folder of the encoder; None: the offline "
-        "all-MiniLM-L6-v2 (synthclf.core.models.minilm_path()).",
+        description="Hugging Face model id or local folder of the encoder, loaded with "
+        "AutoModelForSequenceClassification (e.g. bert-base-uncased, roberta-base, the paper's); "
+        "None: the offline all-MiniLM-L6-v2 (synthclf.core.models.minilm_path()).",
     )
     epochs: int = Field(3, ge=1, description="Maximum number of passes over the training data.")
     batch_size: int = Field(16, ge=1, description="Texts per optimizer step.")
@@ -155,13 +108,16 @@ class TrainResult:
 
     Attributes:
         model_dir: folder with the best checkpoint (``save_pretrained`` model + tokenizer,
-            ``labels.json``, ``curves.json``).
+            ``labels.json``, ``curves.json``, ``curves.png``, ``validation.jsonl``).
         labels: label names in logit order.
         curves: one dict per epoch run: ``epoch``, ``train_loss``, ``val_loss``,
             ``val_macro_f1``, ``val_accuracy`` (validation values None without validation).
         best_epoch: 1-based epoch of the kept checkpoint.
         validation: ``macro_f1``, ``accuracy`` (None without validation) and ``size`` of the
             validation set at the best epoch.
+        validation_source: ``held_out[:<name>]`` (the caller's set),
+            ``split_of_training_data`` or ``none``.
+        train_rows: texts actually trained on (after the validation split).
         device: ``cpu`` or ``cuda``.
         precision: ``fp32`` or ``bf16`` (CUDA autocast).
         train_samples_per_s: training texts processed per second of optimisation
@@ -175,6 +131,8 @@ class TrainResult:
     curves: list[dict[str, float | int | None]]
     best_epoch: int
     validation: dict[str, float | int | None]
+    validation_source: str
+    train_rows: int
     device: str
     precision: str
     train_samples_per_s: float
@@ -196,18 +154,6 @@ def _check_dataset(texts: list[str], labels: list[str], label_names: list[str], 
     unknown = sorted(set(labels) - set(label_names))
     if unknown:
         raise InvalidInput(f"{what}: labels not in label_names {label_names}: {unknown}")
-
-
-def _split(targets: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified ``fraction`` split of row indices; random split when stratifying fails."""
-    rows = np.arange(len(targets))
-    n_val = max(1, round(len(rows) * fraction))
-    try:
-        train, val = train_test_split(rows, test_size=n_val, stratify=targets, random_state=seed)
-    except ValueError as exc:
-        logger.warning("stratified validation split impossible (%s); using a random split", exc)
-        train, val = train_test_split(rows, test_size=n_val, random_state=seed)
-    return np.sort(train), np.sort(val)
 
 
 def _select_device(threads: int | None) -> tuple[torch.device, str, int]:
@@ -252,6 +198,7 @@ def train_classifier(
     output_dir: Path,
     progress: ProgressFn = ignore_progress,
     validation: tuple[list[str], list[str]] | None = None,
+    validation_name: str = "",
 ) -> TrainResult:
     """Fine-tune an encoder on labelled texts and save the best checkpoint to ``output_dir``.
 
@@ -262,10 +209,15 @@ def train_classifier(
         config: hyper-parameters.
         output_dir: destination folder; written atomically (a temp sibling folder is moved
             into place at the end, replacing an existing folder), so a killed job leaves no
-            half-written model.
-        progress: receives ``train`` events (unit ``steps``) every ~10 steps and per epoch.
+            half-written model. Receives the ``save_pretrained`` model and tokenizer,
+            ``labels.json``, ``curves.json``, ``curves.png`` and ``validation.jsonl`` (the
+            validation texts and labels; empty without validation).
+        progress: receives ``train`` events (unit ``steps``) every ~10 steps and per epoch,
+            with ``eta_s`` (seconds left if every epoch runs).
         validation: (texts, labels) to validate on; None: hold out a stratified
             ``config.validation_fraction`` of the training data.
+        validation_name: what ``validation`` is (e.g. its artifact URI), recorded as
+            ``held_out:<name>`` in :attr:`TrainResult.validation_source` and ``curves.json``.
 
     Returns:
         The :class:`TrainResult`.
@@ -282,6 +234,9 @@ def train_classifier(
         raise InvalidInput(f"training data has fewer than 2 distinct labels: {sorted(set(labels))}")
     if validation is not None:
         _check_dataset(list(validation[0]), list(validation[1]), label_names, "validation data")
+        source = f"held_out:{validation_name}" if validation_name else "held_out"
+    else:
+        source = SPLIT_OF_TRAINING_DATA if config.validation_fraction > 0 else NO_VALIDATION
 
     previous_threads = torch.get_num_threads()
     device, precision, threads = _select_device(config.threads)
@@ -299,14 +254,17 @@ def train_classifier(
                 ignore_mismatched_sizes=True,  # a checkpoint with another head gets a new one
             ).to(device)
             train, val = _prepare(tokenizer, texts, labels, validation, label2id, config)
+            logger.info("fine-tuning %s on %d texts, validating on %d (%s)", backbone,
+                        len(train.texts), 0 if val is None else len(val.texts), source)
             tokenizer.save_pretrained(staging)
             (staging / "labels.json").write_text(json.dumps(list(label_names), indent=2))
+            _write_validation(staging / VALIDATION_FILE, val, label_names)
             curves, best_epoch, seconds = _fit(
                 model, tokenizer, train, val, config, precision, staging, progress
             )
-            (staging / "curves.json").write_text(
-                json.dumps({"best_epoch": best_epoch, "curves": curves}, indent=2)
-            )
+            name = Path(config.backbone).name if config.backbone else DEFAULT_BACKBONE_NAME
+            write_curves(staging, curves, best_epoch, validation_source=source,
+                         title=f"{name}, {len(train.texts)} training texts")
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -326,6 +284,8 @@ def train_classifier(
             "accuracy": best["val_accuracy"],
             "size": 0 if val is None else len(val.targets),
         },
+        validation_source=source,
+        train_rows=len(train.targets),
         device=device.type,
         precision=precision,
         train_samples_per_s=speed,
@@ -339,6 +299,15 @@ def _default_backbone() -> Path:
     from synthclf.core.models import minilm_path
 
     return minilm_path()
+
+
+def _write_validation(path: Path, val: Encoded | None, label_names: list[str]) -> None:
+    """Write the validation texts and labels as JSON lines (an empty file without validation)."""
+    rows = [] if val is None else zip(val.texts, val.targets.tolist(), strict=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for text, target in rows:
+            handle.write(json.dumps({"text": text, "label": label_names[target]},
+                                    ensure_ascii=False) + "\n")
 
 
 def _prepare(
@@ -355,7 +324,7 @@ def _prepare(
     everything = encode(tokenizer, texts, targets, config.max_length)
     if config.validation_fraction == 0:
         return everything, None
-    train_rows, val_rows = _split(targets, config.validation_fraction, config.seed)
+    train_rows, val_rows = holdout_split(targets, config.validation_fraction, config.seed)
     return everything.subset(train_rows), everything.subset(val_rows)
 
 
@@ -388,6 +357,12 @@ def _fit(model, tokenizer, train: Encoded, val: Encoded | None, config: TrainCon
     )
     curves: list[dict] = []
     best_epoch, best, stale, step, seconds = 0, (-1.0, -math.inf), 0, 0, 0.0
+    fit_started = time.perf_counter()
+
+    def eta_s() -> float:
+        """Seconds left if every epoch runs: mean time per step so far (validation included)."""
+        return (time.perf_counter() - fit_started) / step * (total - step)
+
     model.train()
     for epoch in range(1, config.epochs + 1):
         loss_sum, tic = 0.0, time.perf_counter()
@@ -408,11 +383,14 @@ def _fit(model, tokenizer, train: Encoded, val: Encoded | None, config: TrainCon
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            loss_sum += loss.item() * len(rows)
+            loss_value = loss.item()
+            loss_sum += loss_value * len(rows)
             if step % PROGRESS_EVERY_STEPS == 0:
+                eta = eta_s()
                 message = (f"epoch {epoch}/{config.epochs} step {batch_no}/{per_epoch} "
-                           f"loss {loss.item():.4f}")
-                metrics = {"loss": loss.item(), "epoch": float(epoch)}
+                           f"loss {loss_value:.4f}, about {eta:.0f} s left")
+                metrics = {"loss": loss_value, "epoch": float(epoch), "step": float(step),
+                           "eta_s": eta}
                 progress(Progress("train", step, total, "steps", message, metrics))
         seconds += time.perf_counter() - tic
 
@@ -435,7 +413,7 @@ def _fit(model, tokenizer, train: Encoded, val: Encoded | None, config: TrainCon
         else:
             stale += 1
         metrics = {k: float(v) for k, v in row.items() if v is not None}
-        metrics["loss"] = row["train_loss"]
+        metrics.update(loss=row["train_loss"], step=float(step), eta_s=eta_s())
         progress(Progress("train", step, total, "steps", _epoch_message(row, config, improved),
                           metrics))
         if val is not None and 0 < config.early_stopping_patience <= stale:

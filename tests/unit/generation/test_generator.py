@@ -1,67 +1,27 @@
-"""generate_rows against a scripted LLM stand-in; parse_output; LLMClient error mapping."""
+"""generate_rows against scripted LLM stand-ins: plan, judging, concurrency, resume, budget."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import zlib
-from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from synthclf.core.errors import InvalidInput, ResourceExhausted, Unavailable
+from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.core.progress import Progress
-from synthclf.generation.generator import GenerationSpec, generate_rows, parse_output
-from synthclf.generation.llm import LLMClient, LLMOutput
+from synthclf.generation.accounting import Price
+from synthclf.generation.cache import ResponseCache
+from synthclf.generation.generator import GenerationSpec, generate_rows
+from synthclf.generation.llm import LLMOutput, LLMRateLimited, LLMRequestRejected, LLMUnavailable
 from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle
-from generation_fakes import Task
-
-
-
-class ScriptedLLM:
-    """Answers from a script, in order; records every call."""
-
-    def __init__(self, answers: Sequence[str | Exception]):
-        self.answers = list(answers)
-        self.calls: list[dict] = []
-
-    def _next(self, kind: str, payload: object, **kwargs: object) -> LLMOutput:
-        self.calls.append({"kind": kind, "payload": payload, **kwargs})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return LLMOutput(text=answer, prompt_tokens=10, completion_tokens=5)
-
-    def complete(self, prompt: str, **kwargs: object) -> LLMOutput:
-        return self._next("complete", prompt, **kwargs)
-
-    def chat(self, messages: list[dict[str, str]], **kwargs: object) -> LLMOutput:
-        return self._next("chat", messages, **kwargs)
+from generation_fakes import ScriptedLLM, SeededLLM, Task
 
 
 def spec(**overrides: object) -> GenerationSpec:
-    fields = {"task": "sms_spam", "mode": "zero_shot", "rows_per_label": 2, "model": "gemma-3-270m-q4_k_m.gguf"}
+    fields = {"task": "sms_spam", "mode": "zero_shot", "rows_per_label": 2, "model": "gemma-3-270m-q4_k_m.gguf",
+              "concurrency": 1}  # fmt: skip
     return GenerationSpec.validated(**{**fields, **overrides})
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        (" Call me when you get home ", ("Call me when you get home", None)),
-        ('- "Call me when you get home"', ("Call me when you get home", None)),
-        ("2) “Running late, sorry”\n", ("Running late, sorry", None)),
-        ("* • 'ok see you'", ("ok see you", None)),
-        ("Hi\nthere  you", ("Hi there you", None)),
-        ("", (None, "empty")),
-        ('  - ""  ', (None, "empty")),
-        ("ok", (None, "too_short")),
-        (" ".join(["word"] * 11), (None, "too_long")),
-    ],
-)
-def test_parse_output(raw: str, expected: tuple) -> None:
-    assert parse_output(raw, min_words=2, max_words=10) == expected
 
 
 def test_zero_shot_completion_counts_rows_and_stops_at_rows_per_label() -> None:
@@ -79,15 +39,17 @@ def test_zero_shot_completion_counts_rows_and_stops_at_rows_per_label() -> None:
     assert {r["prompt_style"] for r in result.rows} == {"completion"}
     c = result.counts
     assert (c.requested, c.accepted, c.prompt_tokens, c.completion_tokens) == (6, 4, 60, 30)
-    assert c.rejected == {"empty": 0, "too_short": 1, "too_long": 0, "copy_of_example": 0, "duplicate": 1}
-    assert c.accepted_per_label == {"ham": 2, "spam": 2}
+    assert c.rejected["too_short"] == 1 and c.rejected["duplicate"] == 1
+    assert sum(c.rejected.values()) == 2 and c.stopped_reason == "completed"
+    assert c.accepted_per_label == {"ham": 2, "spam": 2} and c.requested_per_label == {"ham": 4, "spam": 2}
     assert all(call["kind"] == "complete" and call["stop"] == ["\n"] for call in llm.calls)
     assert [call["seed"] for call in llm.calls] == [0, 1, 2, 3, 4, 5]
     assert llm.calls[0]["max_tokens"] == 120
-    assert llm.calls[1]["payload"].endswith("- see you at 6 tonight\n-")
+    assert result.prompt_samples["first"] == llm.calls[0]["payload"]
     assert [e.done for e in events] == [1, 2, 3, 4, 5, 6]
     assert events[-1].total == 6 and events[-1].metrics["accepted"] == 4
     assert events[-1].metrics["rejected"] == 2 and events[-1].metrics["tokens"] == 90
+    assert events[-1].metrics["rejected_duplicate"] == 1 and "rows_per_min" in events[-1].metrics
 
 
 def test_request_budget_caps_each_label() -> None:
@@ -96,6 +58,7 @@ def test_request_budget_caps_each_label() -> None:
     result = generate_rows(Task(), spec(max_requests_per_label=3), llm, progress=events.append)
     assert result.rows == []
     assert result.counts.requested == 6 and result.counts.rejected["too_short"] == 6
+    assert result.counts.stopped_reason == "request_budget"
     assert [e.total for e in events] == [6] * 6
 
 
@@ -105,9 +68,10 @@ def test_default_budget_is_four_times_rows() -> None:
     assert result.counts.requested == 8
 
 
-def test_few_shot_rejects_copies_and_uses_seeded_draws() -> None:
-    examples = {"ham": ["are you coming home tonight"], "spam": ["Free entry to win a car"]}
-    answers = ["Are you coming home tonight?", "home soon, need milk?", "FREE ENTRY to win a car!!", "txt WIN to 8007"]
+def test_few_shot_rejects_copies_and_rewrites_of_examples() -> None:
+    examples = {"ham": ["are you coming home tonight"], "spam": ["Free entry to win a car, text WIN to 80086 now"]}
+    answers = ["Are you coming home tonight?", "home soon, need milk?",
+               "FREE entry to win a new car: text WIN to 80086 today", "txt WIN to 8007"]  # fmt: skip
     llm = ScriptedLLM(answers)
     result = generate_rows(Task(), spec(mode="few_shot", rows_per_label=1), llm, examples=examples)
     assert [r["text"] for r in result.rows] == ["home soon, need milk?", "txt WIN to 8007"]
@@ -121,7 +85,8 @@ def test_few_shot_draws_are_reproducible() -> None:
     runs = []
     for _ in range(2):
         llm = ScriptedLLM([f"fresh text {i}" for i in range(4)])
-        generate_rows(Task(), spec(mode="few_shot", prompt_style="chat", seed=7), llm, examples=pool)
+        generate_rows(Task(), spec(mode="few_shot", prompt_style="chat", structured_output=False, seed=7),
+                      llm, examples=pool)  # fmt: skip
         runs.append([call["payload"][-1]["content"] for call in llm.calls])
     assert runs[0] == runs[1]
     assert IMITATION_INSTRUCTION in runs[0][0]
@@ -134,13 +99,68 @@ def test_few_shot_without_examples_is_invalid() -> None:
 
 
 def test_chat_style_and_diversity_every_n() -> None:
-    llm = ScriptedLLM([f"message number {i}" for i in range(8)])
-    result = generate_rows(Task(), spec(rows_per_label=4, prompt_style="chat", diversity_every=2), llm)
+    llm = ScriptedLLM([f"message number {i} is {'x' * i}" for i in range(8)])
+    result = generate_rows(Task(), spec(rows_per_label=4, prompt_style="chat", diversity_every=2,
+                                        structured_output=False), llm)  # fmt: skip
     assert result.prompt_style is PromptStyle.CHAT and result.counts.accepted == 8
     diversified = [DIVERSITY_PROMPT in call["payload"][-1]["content"] for call in llm.calls]
     assert diversified == [False, True, False, True] * 2
-    assert [m["content"] for m in llm.calls[1]["payload"] if m["role"] == "assistant"] == ["message number 0"]
+    assert [m["content"] for m in llm.calls[1]["payload"] if m["role"] == "assistant"] == ["message number 0 is"]
     assert all(call["kind"] == "chat" and call["payload"][0]["role"] == "system" for call in llm.calls)
+    assert "response_format" not in llm.calls[0] and not result.structured_output
+    assert result.prompt_samples["diversity"] == llm.calls[1]["payload"]
+
+
+def test_plain_chat_output_loses_its_preamble() -> None:
+    llm = ScriptedLLM(["Here is a message:\n\nCall me when you land", "Sure:\nWIN cash now, reply YES"])
+    result = generate_rows(Task(), spec(rows_per_label=1, prompt_style="chat", structured_output=False), llm)
+    assert [r["text"] for r in result.rows] == ["Call me when you land", "WIN cash now, reply YES"]
+
+
+def test_structured_chat_output_is_parsed_and_wrong_labels_rejected() -> None:
+    answers = [json.dumps({"text": "see you at the station at 6", "label": "ham"}),
+               json.dumps({"text": "you won a prize call now", "label": "ham"}),
+               "not json at all",
+               json.dumps({"text": "WIN a free cruise, reply YES", "label": "spam"})]  # fmt: skip
+    llm = ScriptedLLM(answers)
+    result = generate_rows(Task(), spec(rows_per_label=1, prompt_style="chat"), llm)
+    assert result.structured_output
+    assert [r["text"] for r in result.rows] == ["see you at the station at 6", "WIN a free cruise, reply YES"]
+    assert result.counts.rejected["wrong_label"] == 1 and result.counts.rejected["parse_error"] == 1
+    schema = llm.calls[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["label"]["enum"] == ["ham", "spam"]
+    assert '"label"' in llm.calls[0]["payload"][-1]["content"]
+
+
+def test_structured_output_falls_back_to_plain_when_the_server_rejects_it(tmp_path) -> None:
+    class NoSchemaLLM(ScriptedLLM):
+        def chat(self, messages, **kwargs):
+            if kwargs.get("response_format"):
+                self.calls.append({"kind": "rejected", "payload": messages, **kwargs})
+                raise LLMRequestRejected("response_format is not supported", 400)
+            return super().chat(messages, **kwargs)
+
+    llm = NoSchemaLLM(["call me when you land", "WIN cash now reply YES"])
+    with ResponseCache(tmp_path) as cache:
+        result = generate_rows(Task(), spec(rows_per_label=1, prompt_style="chat"), llm, cache=cache)
+        assert not result.structured_output and "response_format" in result.structured_output_note
+        assert [c["kind"] for c in llm.calls] == ["rejected", "chat", "chat"]
+        assert '"label"' not in llm.calls[1]["payload"][-1]["content"]
+        assert result.counts.accepted == 2 and result.counts.rejected["request_failed"] == 0
+        again = generate_rows(Task(), spec(rows_per_label=1, prompt_style="chat"), NoSchemaLLM([]), cache=cache)
+    assert again.rows == result.rows and again.counts.cache_hits == 2
+
+
+def test_near_duplicates_are_rejected_and_threshold_one_disables_them() -> None:
+    answers = ["please call me back when you get home from work today",
+               "please call me back when you get home from work tonight",
+               "totally different words in this message here",
+               "free prize waiting claim now by texting WIN"]  # fmt: skip
+    result = generate_rows(Task(), spec(rows_per_label=1), ScriptedLLM(list(answers)))
+    assert result.counts.rejected["near_duplicate"] == 1
+    assert [r["text"] for r in result.rows] == [answers[0], answers[2]]
+    loose = generate_rows(Task(), spec(rows_per_label=1, near_duplicate_threshold=1.0), ScriptedLLM(list(answers)))
+    assert [r["text"] for r in loose.rows] == answers[:2]
 
 
 def test_duplicates_across_labels_are_rejected() -> None:
@@ -155,57 +175,97 @@ def test_spec_validation_and_task_mismatch() -> None:
         spec(rows_per_label=0)
     with pytest.raises(InvalidInput, match="mode"):
         spec(mode="two_shot")
+    with pytest.raises(InvalidInput, match="concurrency"):
+        spec(concurrency=0)
     with pytest.raises(InvalidInput, match="imdb"):
         generate_rows(Task(), spec(task="imdb"), ScriptedLLM([]))
     with pytest.raises(InvalidInput, match="model is empty"):
         generate_rows(Task(), spec(model=""), ScriptedLLM([]))
+    with pytest.raises(InvalidInput, match="no price"):
+        generate_rows(Task(), spec(max_cost_usd=1.0), ScriptedLLM([]))
 
 
-def test_unavailable_llm_propagates() -> None:
-    llm = ScriptedLLM(["fine text here", Unavailable("LLM server at x unreachable")])
-    with pytest.raises(Unavailable):
-        generate_rows(Task(), spec(), llm)
+@pytest.mark.parametrize("error", [LLMUnavailable("x timed out", "timeout"), LLMRateLimited("429"),
+                                   LLMRequestRejected("too long", 400), Unavailable("down")])  # fmt: skip
+def test_failed_requests_are_counted_and_the_job_goes_on(error: Exception) -> None:
+    llm = ScriptedLLM(["fine text here", error, "another fine text", "last fine text"])
+    result = generate_rows(Task(), spec(rows_per_label=1), llm)
+    assert result.counts.accepted == 2 and result.counts.rejected["request_failed"] == 1
+    assert result.counts.failures == {getattr(error, "kind", "unavailable"): 1}
 
 
-def test_llm_client_unreachable_raises_unavailable_quickly() -> None:
-    client = LLMClient("http://127.0.0.1:9/v1", "gemma-3-270m", timeout_s=2.0, max_retries=0)
+def test_too_many_failures_in_a_row_abort_and_refusal_is_fatal() -> None:
+    down = LLMUnavailable("LLM server at x unreachable", "unreachable")
+    with pytest.raises(Unavailable, match="3 LLM requests in a row failed"):
+        generate_rows(Task(), spec(max_consecutive_failures=3), ScriptedLLM(["fine text here", down, down, down]))
+    with pytest.raises(Unavailable, match="401"):
+        generate_rows(Task(), spec(), ScriptedLLM([LLMUnavailable("HTTP 401 bad key", "refused", 401)]))
+
+
+@pytest.mark.parametrize("style", ["completion", "chat"])
+def test_output_is_deterministic_under_random_timing(style: str) -> None:
+    def run(concurrency: int) -> list[tuple]:
+        llm = SeededLLM(delay_s=0.01, json_output=True)
+        job = spec(rows_per_label=12, concurrency=concurrency, prompt_style=style, diversity_every=3)
+        result = generate_rows(Task(), job, llm)
+        sent = sorted((c["seed"], json.dumps(c["payload"])) for c in llm.calls)
+        return [(r["request_index"], r["label"], r["text"]) for r in result.rows], sent
+
+    serial, parallel = run(1), run(6)
+    assert len(serial[0]) == 24
+    assert run(1) == serial and run(6) == parallel  # same concurrency: same requests and rows
+
+
+def test_concurrency_overlaps_requests() -> None:
+    class SlowLLM(SeededLLM):
+        def complete(self, prompt: str, **kwargs: object) -> LLMOutput:
+            time.sleep(0.05)
+            return super().complete(prompt, **kwargs)
+
     started = time.monotonic()
-    with pytest.raises(Unavailable, match="127.0.0.1:9/v1 unreachable"):
-        client.complete("Hello", max_tokens=4, temperature=0.0)
-    with pytest.raises(Unavailable, match="unreachable"):
-        client.chat([{"role": "user", "content": "hi"}], max_tokens=4, temperature=0.0)
-    with pytest.raises(Unavailable):
-        client.ping()
-    client.close()
-    assert time.monotonic() - started < 6.0
+    result = generate_rows(Task(), spec(rows_per_label=8, concurrency=8), SlowLLM())
+    assert result.counts.accepted == 16 and time.monotonic() - started < 16 * 0.05 / 2
 
 
-@pytest.mark.parametrize(("status", "error"), [(429, ResourceExhausted), (500, Unavailable), (404, Unavailable)])
-def test_llm_client_maps_http_status(status: int, error: type) -> None:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = json.dumps({"error": {"message": f"status {status}"}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def test_a_rerun_replays_from_the_cache_without_calling_the_llm(tmp_path) -> None:
+    with ResponseCache(tmp_path) as cache:
+        first = generate_rows(Task(), spec(rows_per_label=5, concurrency=3), SeededLLM(), cache=cache)
+        idle = SeededLLM()
+        again = generate_rows(Task(), spec(rows_per_label=5, concurrency=3), idle, cache=cache)
+    assert idle.calls == [] and again.rows == first.rows
+    assert again.counts.cache_hits == again.counts.requested == first.counts.requested
+    assert (again.counts.prompt_tokens, again.counts.completion_tokens) == (first.counts.prompt_tokens,
+                                                                          first.counts.completion_tokens)
+    assert len({r["request_id"] for r in first.rows}) == len(first.rows)
 
-        def log_message(self, *_: object) -> None:
-            pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = LLMClient(f"http://127.0.0.1:{server.server_port}/v1", "m", timeout_s=2.0, max_retries=0)
-        with pytest.raises(error, match=str(status)):
-            client.complete("Hello", max_tokens=4, temperature=0.0)
-        client.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_failed_requests_are_never_cached(tmp_path) -> None:
+    failing = SeededLLM(fail_seeds={2}, error=LLMUnavailable("boom", "server_error", 500))
+    with ResponseCache(tmp_path) as cache:
+        first = generate_rows(Task(), spec(rows_per_label=3, concurrency=3), failing, cache=cache)
+        assert first.counts.rejected["request_failed"] == 1 and first.counts.failures == {"server_error": 1}
+        healthy = SeededLLM()
+        again = generate_rows(Task(), spec(rows_per_label=3, concurrency=3), healthy, cache=cache)
+    assert healthy.calls[0]["seed"] == 2  # the failed request is sent again; 0 and 1 come from the cache
+    assert again.counts.cache_hits >= 2 and again.counts.rejected["request_failed"] == 0
+    assert len(healthy.calls) == again.counts.requested - again.counts.cache_hits
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_token_budget_stops_within_one_request(concurrency: int) -> None:
+    llm = SeededLLM(usage=(10, 5))
+    result = generate_rows(Task(), spec(rows_per_label=50, concurrency=concurrency, max_tokens_total=100), llm)
+    c = result.counts
+    assert c.stopped_reason == "max_tokens_total"
+    assert 100 - 15 < c.tokens <= 100 and len(llm.calls) == c.requested == 6
+    assert len(result.rows) == 6
+
+
+def test_money_budget_uses_the_price() -> None:
+    price = Price(prompt_per_mtok=1_000.0, completion_per_mtok=2_000.0)  # 0.01 + 0.01 USD per request
+    result = generate_rows(Task(), spec(rows_per_label=50, concurrency=4, max_cost_usd=0.05), SeededLLM(), price=price)
+    assert result.counts.stopped_reason == "max_cost_usd"
+    assert result.counts.cost_usd == pytest.approx(0.04) and result.counts.requested == 2
 
 
 class CopyingLLM:
@@ -220,7 +280,8 @@ class CopyingLLM:
         if items and zlib.crc32(prompt.encode()) % 3:
             return LLMOutput(text=f" {items[0]}", prompt_tokens=10, completion_tokens=5)
         self.fresh += 1
-        return LLMOutput(text=f" message number {self.fresh} here", prompt_tokens=10, completion_tokens=5)
+        return LLMOutput(text=f" message number {self.fresh} {'here ' * (self.fresh % 7)}and {self.fresh * 7919}",
+                         prompt_tokens=10, completion_tokens=5)  # fmt: skip
 
 
 def test_zero_shot_completion_lists_vary_so_a_label_cannot_stall() -> None:

@@ -1,4 +1,4 @@
-"""Tests of synthclf.training.onnx_export: export, parity check, refusal of a wrong graph."""
+"""Tests of synthclf.training.onnx_export: export, parity check, refusal of a wrong graph, int8."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from synthclf.core.errors import IntegrityError, InvalidInput
 from synthclf.core.models import minilm_path
 from synthclf.training import onnx_export
 from synthclf.training.onnx_export import check_parity, export_onnx
+from synthclf.training.quantize import measure_int8
 
 LABELS = ["negative", "neutral", "positive"]
 SAMPLES = [
@@ -23,6 +24,7 @@ SAMPLES = [
     "not bad",
     "a forgettable, noisy and badly written sequel",
 ]
+GOLD = ["positive", "negative", "neutral", "positive", "neutral", "negative"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,8 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "onnx"
-    return export_onnx(model_dir, out, SAMPLES, max_length=32)
+    return export_onnx(model_dir, out, SAMPLES, max_length=32, quantize=True,
+                       evaluation=(SAMPLES, GOLD))
 
 
 def test_export_passes_parity_and_writes_files(exported):
@@ -96,3 +99,26 @@ def test_bad_arguments_are_rejected(model_dir, tmp_path, samples, tolerance):
     with pytest.raises(InvalidInput):
         export_onnx(model_dir, tmp_path / "onnx", samples, tolerance=tolerance)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_copy_sits_beside_fp32_with_its_measured_change(exported):
+    folder, int8 = exported.onnx_path.parent, exported.int8
+    assert int8.int8_path == folder / "model.int8.onnx" and int8.int8_path.is_file()
+    assert int8.int8_bytes < int8.fp32_bytes / 2 == exported.onnx_path.stat().st_size / 2
+    assert int8.eval_size == len(SAMPLES)
+    assert int8.accuracy_delta == pytest.approx(int8.int8_accuracy - int8.fp32_accuracy)
+    assert int8.macro_f1_delta == pytest.approx(int8.int8_macro_f1 - int8.fp32_macro_f1)
+    assert 0 < int8.max_abs_logit_diff < 1 and 0 <= int8.argmax_agreement <= 1
+    saved = json.loads((folder / "quantization.json").read_text())
+    assert saved["int8_accuracy_delta"] == int8.accuracy_delta
+    assert saved["int8_macro_f1_delta"] == int8.macro_f1_delta
+    assert saved["int8_bytes"] == int8.int8_bytes and saved["fp32_bytes"] == int8.fp32_bytes
+    fp32_graph = onnx.load(str(exported.onnx_path), load_external_data=False).graph
+    assert not any(n.op_type.startswith(("DynamicQuantize", "MatMulInteger")) for n in fp32_graph.node)
+
+
+def test_int8_without_labelled_texts_records_sizes_only(exported):
+    tokenizer = AutoTokenizer.from_pretrained(exported.onnx_path.parent)
+    result = measure_int8(exported.onnx_path, exported.int8.int8_path, tokenizer, [], [], LABELS, 32)
+    assert result.eval_size == 0 and result.accuracy_delta is None
+    assert result.int8_bytes == exported.int8.int8_bytes

@@ -11,12 +11,8 @@ from sklearn.metrics import f1_score
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.errors import InvalidInput
-from synthclf.training.trainer import (
-    TrainConfig,
-    _split,
-    length_grouped_batches,
-    train_classifier,
-)
+from synthclf.training.batching import holdout_split, length_grouped_batches
+from synthclf.training.trainer import TrainConfig, train_classifier
 
 SPORT = [
     "the team won the football match", "a late goal won the final", "the striker scored twice",
@@ -68,17 +64,22 @@ def trained(tmp_path_factory):
     return result, events
 
 
-def test_writes_checkpoint_labels_and_curves(trained):
+def test_writes_checkpoint_labels_curves_and_validation_set(trained):
     result, _ = trained
     files = {p.name for p in result.model_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "labels.json", "curves.json"} <= files
+    assert {"config.json", "model.safetensors", "labels.json", "curves.json", "curves.png",
+            "validation.jsonl"} <= files
     assert "tokenizer.json" in files or "vocab.txt" in files
     assert json.loads((result.model_dir / "labels.json").read_text()) == LABELS
     saved = json.loads((result.model_dir / "curves.json").read_text())
     assert saved["best_epoch"] == result.best_epoch
     assert saved["curves"] == result.curves
+    assert saved["validation_source"] == result.validation_source == "split_of_training_data"
+    assert (result.model_dir / "curves.png").read_bytes().startswith(b"\x89PNG")
     assert [c["epoch"] for c in result.curves] == [1, 2]
-    assert result.validation["size"] == 8
+    assert result.validation["size"] == 8 and result.train_rows == 32
+    rows = [json.loads(x) for x in (result.model_dir / "validation.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(r["text"] in TEXTS and r["label"] in LABELS for r in rows)
     assert result.device == "cpu" and result.precision == "fp32"
     assert result.train_samples_per_s > 0 and result.wall_time_s > 0
     assert not [p for p in result.model_dir.parent.iterdir() if p.name.startswith(".")]
@@ -103,7 +104,8 @@ def test_progress_events_report_steps_and_validation(trained):
     epoch_ends = [e for e in events if "val_macro_f1" in e.metrics]
     assert len(epoch_ends) == 2
     assert epoch_ends[-1].metrics["val_macro_f1"] == result.curves[-1]["val_macro_f1"]
-    assert all("loss" in e.metrics and "epoch" in e.metrics for e in events)
+    assert all({"loss", "epoch", "step", "eta_s"} <= set(e.metrics) for e in events)
+    assert epoch_ends[-1].metrics["eta_s"] == 0.0 and epoch_ends[0].metrics["eta_s"] > 0
 
 
 def test_same_seed_gives_same_metrics(trained, tmp_path):
@@ -121,9 +123,13 @@ def test_explicit_validation_set_and_replacing_output(tmp_path):
     texts, gold = zip(*HELD_OUT)
     config = CONFIG.model_copy(update={"epochs": 1})
     result = train_classifier(
-        TEXTS, TARGETS, LABELS, config, out, validation=(list(texts), list(gold))
+        TEXTS, TARGETS, LABELS, config, out, validation=(list(texts), list(gold)),
+        validation_name="file:///real-test",
     )
-    assert result.validation["size"] == len(HELD_OUT)
+    assert result.validation["size"] == len(HELD_OUT) and result.train_rows == len(TEXTS)
+    assert result.validation_source == "held_out:file:///real-test"
+    saved = [json.loads(x) for x in (out / "validation.jsonl").read_text().splitlines()]
+    assert [(r["text"], r["label"]) for r in saved] == HELD_OUT
     assert result.best_epoch == 1
     assert not (out / "stale.txt").exists()
 
@@ -165,7 +171,7 @@ def test_length_grouped_batches_cover_rows_once_with_similar_lengths():
 
 def test_split_falls_back_when_a_label_is_too_rare(caplog):
     targets = np.array([0] * 9 + [1])
-    train, val = _split(targets, 0.2, seed=0)
+    train, val = holdout_split(targets, 0.2, seed=0)
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(10))
     assert len(val) == 2
     assert "using a random split" in caplog.text
@@ -173,5 +179,5 @@ def test_split_falls_back_when_a_label_is_too_rare(caplog):
 
 def test_split_is_stratified_when_possible():
     targets = np.array([0] * 10 + [1] * 10)
-    _, val = _split(targets, 0.2, seed=0)
+    _, val = holdout_split(targets, 0.2, seed=0)
     assert sorted(targets[val].tolist()) == [0, 0, 1, 1]

@@ -1,0 +1,119 @@
+"""Training mixtures: rows drawn from several datasets by count or share, stratified by label.
+
+The paper's settings are mixtures such as "100 real + 1 000 few-shot" or "all zero-shot":
+each input dataset is drawn from on its own (a stratified sample of ``count`` rows, or of
+``fraction`` of its rows) and the draws are concatenated. What was drawn from each input is
+recorded, because the manifest must say what the model was trained on.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from synthclf.core.datasets import subsample
+from synthclf.core.errors import InvalidInput
+
+
+class TrainingData(BaseModel):
+    """One training dataset and how many of its rows to draw (stratified by label).
+
+    ``count`` and ``fraction`` are mutually exclusive; with neither, all rows are used.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str = Field(description="Dataset artifact URI.")
+    count: int = Field(0, ge=0, description="Rows to draw; 0: not set.")
+    fraction: float = Field(
+        0.0, ge=0, le=1, description="Share of the dataset's rows to draw, in (0, 1]; 0: not set."
+    )
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> TrainingData:
+        if self.count and self.fraction:
+            raise ValueError(
+                f"{self.uri}: give count ({self.count}) or fraction ({self.fraction}), not both"
+            )
+        return self
+
+    def rows_wanted(self, available: int) -> int:
+        """Rows to draw from a dataset of ``available`` rows.
+
+        Raises:
+            InvalidInput: ``count`` exceeds ``available``.
+        """
+        if self.count:
+            if self.count > available:
+                raise InvalidInput(
+                    f"asked for {self.count} rows of {self.uri}, which has only {available}"
+                )
+            return self.count
+        if self.fraction:
+            return max(1, round(self.fraction * available))
+        return available
+
+
+def check_rows(frame: pd.DataFrame, label_names: list[str], what: str) -> None:
+    """Refuse a dataset with no rows, empty texts or labels outside the task.
+
+    Args:
+        frame: rows with ``text`` and ``label`` columns.
+        label_names: the task's labels.
+        what: how to name the dataset in the message, e.g. its URI.
+
+    Raises:
+        InvalidInput: naming ``what``, the problem, a count and the first offending row.
+    """
+    if len(frame) == 0:
+        raise InvalidInput(f"{what} is empty")
+    texts = frame["text"]
+    empty = (texts.isna() | (texts.astype("str").str.strip() == "")).to_numpy()
+    if empty.any():
+        raise InvalidInput(
+            f"{what} has {int(empty.sum())} empty text(s); first at row {int(empty.argmax())}"
+        )
+    unknown = sorted(set(frame["label"].astype("str")) - set(label_names))
+    if unknown:
+        raise InvalidInput(
+            f"{what} has labels outside the task: {', '.join(unknown)} "
+            f"(the task's labels: {', '.join(label_names)})"
+        )
+
+
+def draw_mixture(
+    inputs: list[tuple[TrainingData, pd.DataFrame, str]], label_names: list[str], seed: int
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Check each input, draw it as asked and concatenate the draws.
+
+    Args:
+        inputs: (what to draw, the dataset's rows with ``text`` and ``label`` columns, its
+            source as recorded by its producer, e.g. ``real``, ``zero_shot``, ``few_shot``).
+        label_names: the task's labels; every input may use only these.
+        seed: seed of the stratified draws (same seed and data → same rows).
+
+    Returns:
+        (the mixture with columns ``text``, ``label``, ``source``, ``input`` (index into
+        ``inputs``); one stats dict per input: ``uri``, ``source``, ``rows_available``,
+        ``count``, ``fraction``, ``rows_drawn``, ``label_counts``).
+
+    Raises:
+        InvalidInput: no inputs; an input that is empty, has empty texts or labels outside
+            the task; or a count above its rows.
+    """
+    if not inputs:
+        raise InvalidInput("no training data given: pass at least one dataset URI")
+    parts, stats = [], []
+    for position, (item, frame, source) in enumerate(inputs):
+        check_rows(frame, label_names, f"training dataset {item.uri}")
+        wanted = item.rows_wanted(len(frame))
+        drawn = subsample(frame, wanted, seed=seed) if wanted < len(frame) else frame
+        drawn = drawn[["text", "label"]].assign(source=source, input=position)
+        parts.append(drawn)
+        stats.append({
+            "uri": item.uri, "source": source, "rows_available": len(frame),
+            "count": item.count or None, "fraction": item.fraction or None,
+            "rows_drawn": len(drawn),
+            "label_counts": {str(k): int(v) for k, v in drawn["label"].value_counts().sort_index().items()},
+        })
+    return pd.concat(parts, ignore_index=True), stats
