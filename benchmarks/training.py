@@ -118,6 +118,7 @@ def run_hf_trainer(args, backbone: str, data) -> dict:
     label2id = {name: i for i, name in enumerate(names)}
 
     def compute_metrics(prediction):
+        """Macro-F1 and accuracy of an evaluation prediction (Trainer hook)."""
         predicted = np.argmax(prediction.predictions, axis=-1)
         return {"macro_f1": f1_score(prediction.label_ids, predicted, average="macro"),
                 "accuracy": accuracy_score(prediction.label_ids, predicted)}
@@ -129,6 +130,7 @@ def run_hf_trainer(args, backbone: str, data) -> dict:
             backbone, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label2id)
 
         def encode(batch, gold):
+            """Tokenize a batch padded to max_length, as a typical Trainer user does."""
             enc = tokenizer(batch, padding="max_length", truncation=True, max_length=args.max_length)
             return _Rows(enc, [label2id[x] for x in gold])
 

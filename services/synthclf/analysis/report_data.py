@@ -76,6 +76,7 @@ class DatasetRow(BaseModel):
         ``rejected`` may be a count or a mapping reason → count (summed, reasons kept).
         """
         def number(key: str, kind=int):
+            """Format a number for a table cell."""
             value = stats.get(key)
             return kind(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 

@@ -46,6 +46,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def Evaluate(self, request, context):
         """Stream evaluation progress, then the evaluation reference with its metrics."""
         def job(progress):
+            """The core call, reporting to ``progress``."""
             return self.core.evaluate(
                 request.model, request.dataset_uri, inference_address=request.inference_address,
                 batch_size=request.batch_size or 64, tags=dict(request.tags), model_uri=request.model_uri,
@@ -53,6 +54,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 seed=request.seed, confidence=request.confidence or CONFIDENCE, progress=progress)
 
         def result(outcome):
+            """Encode the job's outcome as the last response."""
             ref, m = outcome
             return pb.EvaluateResponse(evaluation=ref_to_proto(ref), metrics=pb.Metrics(
                 macro_f1=m.macro_f1, accuracy=m.accuracy, support=m.support, macro_f1_ci=_interval(m.macro_f1_ci),
@@ -63,10 +65,12 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def Diversity(self, request, context):
         """Stream embedding progress, then the diversity reference and scores."""
         def job(progress):
+            """The core call, reporting to ``progress``."""
             return self.core.diversity(request.dataset_uri, max_texts=request.max_texts or MAX_TEXTS,
                                        seed=request.seed, progress=progress)
 
         def result(outcome):
+            """Encode the job's outcome as the last response."""
             ref, r = outcome
             return pb.DiversityResponse(diversity=ref_to_proto(ref), overall=_scores(r.overall),
                                         per_label={k: _scores(v) for k, v in r.per_label.items()})
@@ -76,11 +80,13 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def Similarity(self, request, context):
         """Stream embedding progress, then the similarity reference and score."""
         def job(progress):
+            """The core call, reporting to ``progress``."""
             return self.core.similarity(request.synthetic_uri, request.real_uri, k=request.k or TOP_K,
                                         max_texts=request.max_texts or MAX_TEXTS, seed=request.seed,
                                         progress=progress)
 
         def result(outcome):
+            """Encode the job's outcome as the last response."""
             ref, r = outcome
             return pb.SimilarityResponse(similarity=ref_to_proto(ref), mean_top_k=r.mean_top_k, std_top_k=r.std_top_k,
                                          k=r.k, n_synthetic=r.n_synthetic, n_real=r.n_real)
@@ -90,6 +96,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def InstanceSubjectivity(self, request, context):
         """Stream prediction progress, then the sweep, its fit and the artifact reference."""
         def job(progress):
+            """The core call, reporting to ``progress``."""
             return self.core.instance_subjectivity(
                 evaluation_uri=request.evaluation_uri, model=request.model, model_uri=request.model_uri,
                 in_process=request.in_process, dataset_uri=request.dataset_uri,
@@ -97,6 +104,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 min_instances=request.min_instances or MIN_INSTANCES, tags=dict(request.tags), progress=progress)
 
         def result(outcome):
+            """Encode the job's outcome as the last response."""
             ref, sweep = outcome
             fit = sweep.fit
             return pb.InstanceSubjectivityResponse(
@@ -123,6 +131,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def Report(self, request, context):
         """Stream report progress, then the report reference, its Markdown and file list."""
         def job(progress):
+            """The core call, reporting to ``progress``."""
             return self.core.report(
                 request.title, list(request.evaluation_uris), list(request.input_uris),
                 skip_analyses=request.skip_analyses, max_texts=request.max_texts or MAX_TEXTS, seed=request.seed,
@@ -130,6 +139,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 usd_per_million_completion_tokens=request.usd_per_million_completion_tokens, progress=progress)
 
         def result(outcome):
+            """Encode the job's outcome as the last response."""
             ref, markdown, files = outcome
             return pb.ReportResponse(report=ref_to_proto(ref), markdown=markdown, files=files)
 

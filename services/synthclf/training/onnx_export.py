@@ -68,6 +68,7 @@ class _LogitsOnly(torch.nn.Module):
         self.input_names = input_names
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Logits only, so the exported graph has a single output."""
         return self.model(**dict(zip(self.input_names, inputs))).logits
 
 

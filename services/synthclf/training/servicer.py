@@ -69,6 +69,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     def ExportOnnx(self, request, context):
         """Stream export progress, then the ONNX model reference."""
         def job(progress):
+            """The core call, reporting to ``progress``."""
             return self.core.export(
                 request.model_uri, opset=request.opset or DEFAULT_OPSET,
                 tolerance=_float32(request.parity_tolerance) or DEFAULT_TOLERANCE,
