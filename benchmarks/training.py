@@ -5,7 +5,8 @@ the same epochs, batch size, learning rate, seed and validation set, one after t
 this process:
 
 (a) :func:`synthclf.training.trainer.train_classifier` — length-grouped batches, dynamic
-    padding, fused AdamW, per-epoch validation, best checkpoint saved;
+    padding, fused AdamW, per-epoch validation, best checkpoint saved; warm-up and weight
+    decay set to the Trainer's defaults (0) so that only the mechanics differ;
 (b) ``transformers.Trainer`` + ``TrainingArguments`` as a typical user writes it: texts
     tokenized up front with ``padding="max_length"``, default optimizer and sampler (no length
     grouping), per-epoch evaluation with a Macro-F1 ``compute_metrics``, ``report_to=[]``, no
@@ -78,9 +79,12 @@ def load_data(args) -> tuple[list[str], list[str], list[str], list[str], list[st
 def run_synthclf(args, backbone: str, data) -> dict:
     """(a) synthclf's trainer; returns wall time, samples/s and validation Macro-F1."""
     texts, labels, val_texts, val_labels, names = data
+    # The Trainer's optimisation defaults (no warm-up, no weight decay), so that only the
+    # mechanics differ: batching, padding, loop overhead.
     config = TrainConfig(backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
                          max_length=args.max_length, learning_rate=args.learning_rate,
-                         seed=args.seed, early_stopping_patience=0)
+                         seed=args.seed, early_stopping_patience=0, warmup_ratio=0.0,
+                         weight_decay=0.0)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         result = train_classifier(texts, labels, names, config, Path(folder) / "model",

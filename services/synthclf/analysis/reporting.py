@@ -103,7 +103,9 @@ class _Collector:
         stats = manifest.stats
         curves = stats.get("curves") or self._curves_file(uri)
         sources = []
-        for dataset_uri in manifest.inputs:
+        # Training datasets only: manifest.inputs also lists a held-out validation set.
+        training = [entry["uri"] for entry in stats.get("inputs", []) if "uri" in entry]
+        for dataset_uri in training or manifest.inputs:
             row = self.dataset(dataset_uri)
             if row is not None:
                 sources.append(row.source)
