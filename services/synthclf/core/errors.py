@@ -8,7 +8,12 @@ unlike KServe's mix of ``.reason`` and ``.error_msg``). The gRPC interceptor in
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import grpc
+from pydantic import BaseModel, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class SynthclfError(Exception):
@@ -80,3 +85,22 @@ def error_from_status(code: grpc.StatusCode, details: str) -> SynthclfError:
         An instance of the matching subclass, or :class:`SynthclfError` for other codes.
     """
     return _BY_CODE.get(code, SynthclfError)(details or code.name)
+
+
+def validated(model: type[ModelT], what: str, fields: dict[str, Any]) -> ModelT:
+    """Build a pydantic ``model`` from ``fields``, turning validation errors into InvalidInput.
+
+    Args:
+        model: the pydantic class (a spec or config of a request).
+        what: what it is, for the message (e.g. "training hyperparameters").
+        fields: the decoded request fields.
+
+    Raises:
+        InvalidInput: ``invalid <what>: <field>: <problem>; …`` naming each offending field.
+    """
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}"
+                             for e in exc.errors())
+        raise InvalidInput(f"invalid {what}: {problems}") from exc

@@ -11,9 +11,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from synthclf.core.errors import InvalidInput
+from synthclf.core.errors import validated
 from synthclf.generation.prompts import PromptStyle, default_style
 
 REJECT_REASONS = (
@@ -116,11 +116,7 @@ class GenerationSpec(BaseModel):
         Raises:
             InvalidInput: a field is missing or out of range; the message names it.
         """
-        try:
-            return cls(**fields)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise InvalidInput(f"invalid generation spec: {problems}") from exc
+        return validated(cls, "generation spec", fields)
 
     @property
     def request_budget(self) -> int:

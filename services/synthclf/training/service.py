@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, ValidationError
 
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
 from synthclf.core.catalog import get_task
@@ -39,24 +37,7 @@ REAL = "real"
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-4
 
-__all__ = ["TrainingCore", "TrainingData", "validated"]
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def validated(model: type[ModelT], what: str, fields: dict) -> ModelT:
-    """Build a pydantic ``model`` from ``fields``, turning validation errors into InvalidInput.
-
-    Raises:
-        InvalidInput: naming ``what`` and each offending field.
-    """
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}"
-                             for e in exc.errors())
-        raise InvalidInput(f"invalid {what}: {problems}") from exc
-
+__all__ = ["TrainingCore", "TrainingData"]
 
 class TrainingCore:
     """Trains classifiers on dataset artifacts and exports them to ONNX.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from synthclf.core.errors import validated
 from synthclf.core.grpc_server import ref_to_proto, stream_job
-from synthclf.training.service import (
-    DEFAULT_OPSET, DEFAULT_TOLERANCE, TrainingCore, TrainingData, validated,
-)
+from synthclf.training.service import DEFAULT_OPSET, DEFAULT_TOLERANCE, TrainingCore, TrainingData
 from synthclf.training.trainer import TrainConfig
 from synthclf.v1 import training_pb2 as pb
 from synthclf.v1 import training_pb2_grpc
