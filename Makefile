@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := .make
-PROTOS := $(wildcard protos/synthclf/v1/*.proto)
+# synthclf.v1 and the vendored Open Inference Protocol (KServe v2, package `inference`).
+PROTOS := $(wildcard protos/synthclf/v1/*.proto) $(wildcard protos/synthclf/oip/*.proto)
 
 .PHONY: setup run test test-fast protos validate-deploy clean
 
