@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from synthclf.core.artifacts import ArtifactRef
+from synthclf.core.auth import open_channel
 from synthclf.core.config import get_settings
 from synthclf.core.errors import SynthclfError, Unavailable, error_from_status
 from synthclf.core.grpc_server import progress_from_proto, ref_from_proto
@@ -47,9 +48,11 @@ class _Client:
     service = ""
 
     def __init__(self, address: str | None = None, *, timeout_s: float = SHORT_DEADLINE_S):
-        self.address = address or get_settings().service_address(self.service)
+        settings = get_settings()
+        self.address = address or settings.service_address(self.service)
         self.timeout_s = timeout_s
-        self.channel = grpc.insecure_channel(self.address, options=[
+        # TLS and the bearer token come from settings (synthclf.core.auth).
+        self.channel = open_channel(self.address, settings, options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ])
@@ -111,7 +114,7 @@ def wait_serving(address: str, service: str = "", timeout_s: float = 30.0) -> No
     """
     deadline = time.monotonic() + timeout_s
     last = "no answer"
-    with grpc.insecure_channel(address) as channel:
+    with open_channel(address, get_settings()) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Default gRPC address of every service; ``synthclf serve all`` binds it.
@@ -52,7 +52,36 @@ class Settings(BaseSettings):
     analysis_address: str | None = Field(None, description="Analysis service host:port.")
     log_level: str = Field("INFO", description="Python logging level.")
     production: bool = Field(
-        False, description="Refuse development defaults (MinIO credentials) when true."
+        False, description="Refuse development defaults (MinIO credentials, no auth token) when "
+        "true."
+    )
+    # Serving security and metrics (README "Authentication, TLS and metrics").
+    auth_token: SecretStr | None = Field(
+        None,
+        description="Bearer token every RPC must carry (metadata `authorization: Bearer "
+        "<token>`; grpc.health.v1 and reflection are exempt); clients send it. Unset: no "
+        "authentication (refused when production is true).",
+    )
+    auth_token_file: Path | None = Field(
+        None,
+        description="File holding the bearer token (a Docker/Kubernetes secret), read at start; "
+        "used when auth_token is unset.",
+    )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="PEM server certificate chain; with tls_key_file the server serves TLS only, "
+        "and clients use TLS.",
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_ca_file: Path | None = Field(
+        None,
+        description="PEM root certificate(s) clients trust (e.g. a private CA or a self-signed "
+        "server certificate). Set: clients use TLS. Unset with tls_cert_file set: the system roots.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        description="HTTP port of the Prometheus /metrics endpoint (inference requests, latency, "
+        "batch sizes, queue depth), bound on the gRPC host. Unset: off; 0: a free port.",
     )
 
     def service_address(self, service: str) -> str:
@@ -64,10 +93,11 @@ class Settings(BaseSettings):
         return getattr(self, f"{service}_address") or self.address
 
     def check_production(self) -> None:
-        """Raise InvalidInput if ``production`` is set with development credentials.
+        """Raise InvalidInput if ``production`` is set with development defaults.
 
         Raises:
-            synthclf.core.errors.InvalidInput: default MinIO credentials in production.
+            synthclf.core.errors.InvalidInput: default MinIO credentials, or no auth token, in
+                production.
         """
         from synthclf.core.errors import InvalidInput
 
@@ -77,6 +107,11 @@ class Settings(BaseSettings):
             raise InvalidInput(
                 "SYNTHCLF_PRODUCTION is set but SYNTHCLF_S3_ACCESS_KEY/SECRET_KEY are "
                 "development defaults; set real credentials"
+            )
+        if self.production and self.auth_token is None and self.auth_token_file is None:
+            raise InvalidInput(
+                "SYNTHCLF_PRODUCTION is set but no bearer token is configured; set "
+                "SYNTHCLF_AUTH_TOKEN or SYNTHCLF_AUTH_TOKEN_FILE (a secret file)"
             )
 
 
