@@ -216,24 +216,76 @@ class TrainingClient(_Client):
 
 
 class InferenceClient(_Client):
-    """Client of ``synthclf.v1.InferenceService``."""
+    """Client of ``synthclf.v1.InferenceService``.
+
+    Example:
+        >>> with InferenceClient("127.0.0.1:50051") as client:
+        ...     response = client.predict("sms", ["win a free phone now", "see you at lunch"])
+        ...     [p.label for p in response.predictions]
+        ['spam', 'ham']
+    """
 
     service = "inference"
 
-    def load_model(self, name: str, uri: str) -> inference_pb2.ModelInfo:
-        """Load an onnx-model artifact under ``name``."""
-        stub = inference_pb2_grpc.InferenceServiceStub(self.channel)
-        return self._unary(stub.LoadModel, inference_pb2.LoadModelRequest(name=name, uri=uri)).model
+    @property
+    def _stub(self) -> inference_pb2_grpc.InferenceServiceStub:
+        return inference_pb2_grpc.InferenceServiceStub(self.channel)
 
-    def predict(self, model: str, texts: Iterable[str]) -> inference_pb2.PredictResponse:
-        """Classify texts; one prediction per text, same order."""
-        stub = inference_pb2_grpc.InferenceServiceStub(self.channel)
-        return self._unary(stub.Predict, inference_pb2.PredictRequest(model=model, texts=list(texts)))
+    def predict(self, model: str, texts: Iterable[str], version: int = 0, *,
+                timeout_s: float | None = None) -> inference_pb2.PredictResponse:
+        """Classify texts; one prediction (label, probabilities) per text, same order.
+
+        Args:
+            model: model name.
+            texts: texts to classify (server limits: 1024 texts, 20 000 characters each by
+                default).
+            version: model version; 0 = the newest live one.
+            timeout_s: call deadline, seconds (default: the client's).
+
+        Returns:
+            ``predictions`` (``label``, ``probabilities`` in ``labels`` order), ``labels`` and
+            the ``model_version`` that served them.
+
+        Raises:
+            InvalidInput: a limit was exceeded (the message names it). NotFound: model or
+            version not loaded. ResourceExhausted: the model's queue is full (retry later).
+            DeadlineExceeded: the deadline passed while queued.
+        """
+        request = inference_pb2.PredictRequest(model=model, texts=list(texts), version=version)
+        return self._unary(self._stub.Predict, request, timeout_s)
+
+    def load_model(self, name: str, uri: str) -> inference_pb2.ModelInfo:
+        """Load an onnx-model artifact as a new version of ``name``; returns its metadata.
+
+        Raises:
+            NotFound: no artifact at ``uri``. IntegrityError: corrupt or mismatched artifact
+            (versions already live keep serving). InvalidInput: not an onnx-model.
+        """
+        request = inference_pb2.LoadModelRequest(name=name, uri=uri)
+        return self._unary(self._stub.LoadModel, request, JOB_DEADLINE_S).model
+
+    def unload_model(self, name: str, version: int = 0) -> list[inference_pb2.ModelInfo]:
+        """Unload one version (0: every version) of ``name``; returns what was unloaded.
+
+        Raises:
+            NotFound: nothing matches.
+        """
+        request = inference_pb2.UnloadModelRequest(name=name, version=version)
+        return list(self._unary(self._stub.UnloadModel, request).unloaded)
 
     def list_models(self) -> list[inference_pb2.ModelInfo]:
-        """Loaded models."""
-        stub = inference_pb2_grpc.InferenceServiceStub(self.channel)
-        return list(self._unary(stub.ListModels, inference_pb2.ListModelsRequest()).models)
+        """Every live model version, by name then version."""
+        return list(self._unary(self._stub.ListModels, inference_pb2.ListModelsRequest()).models)
+
+    def model_metadata(self, name: str, version: int = 0) -> inference_pb2.ModelInfo:
+        """Labels, execution provider, max_length, artifact and load time of a version
+        (0: newest).
+
+        Raises:
+            NotFound: not loaded.
+        """
+        request = inference_pb2.GetModelMetadataRequest(name=name, version=version)
+        return self._unary(self._stub.GetModelMetadata, request).model
 
 
 class AnalysisClient(_Client):

@@ -48,10 +48,10 @@ def _build(name: str, settings: Settings, server: grpc.Server):
         training_pb2_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(core), server)
         return training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name, core.check
     if name == "inference":
-        from synthclf.inference.repository import ModelRepository
+        from synthclf.inference.service import InferenceCore
         from synthclf.inference.servicer import InferenceServicer
 
-        core = ModelRepository(settings)
+        core = InferenceCore(settings)
         inference_pb2_grpc.add_InferenceServiceServicer_to_server(InferenceServicer(core), server)
         return inference_pb2.DESCRIPTOR.services_by_name["InferenceService"].full_name, core.check
     from synthclf.analysis.service import AnalysisCore
@@ -97,6 +97,8 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
     unknown = [n for n in wanted if n not in SERVICES]
     if unknown:
         raise InvalidInput(f"unknown service(s) {', '.join(unknown)}; choose from all, {', '.join(SERVICES)}")
+    if "inference" in wanted:  # every waiting Predict call holds a handler thread
+        max_workers = max(max_workers, settings.inference_grpc_threads)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
                          interceptors=[ErrorInterceptor()],
                          options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),

@@ -50,6 +50,33 @@ class Settings(BaseSettings):
     training_address: str | None = Field(None, description="Training service host:port.")
     inference_address: str | None = Field(None, description="Inference service host:port.")
     analysis_address: str | None = Field(None, description="Analysis service host:port.")
+    # Inference service: dynamic batching, limits, execution provider (README "Inference").
+    inference_max_batch_size: int = Field(
+        32, ge=1, description="Most texts in one ONNX Runtime run of the dynamic batcher."
+    )
+    inference_max_queue_delay_ms: float = Field(
+        2.0, ge=0, description="Longest wait, milliseconds, for more requests to fill a batch "
+        "while the model is busy; an idle model runs a request at once (adaptive)."
+    )
+    inference_max_queue_size: int = Field(
+        1024, ge=1, description="Texts that may wait per model version; beyond it Predict "
+        "fails with RESOURCE_EXHAUSTED (backpressure)."
+    )
+    inference_max_texts_per_request: int = Field(
+        1024, ge=1, description="Most texts in one Predict request (INVALID_ARGUMENT beyond); "
+        "at most inference_max_queue_size."
+    )
+    inference_max_chars_per_text: int = Field(
+        20_000, ge=1, description="Most characters in one text (INVALID_ARGUMENT beyond)."
+    )
+    inference_prefer_gpu: bool = Field(
+        True, description="Use ONNX Runtime's CUDAExecutionProvider when it really "
+        "initialises; false: always CPUExecutionProvider."
+    )
+    inference_grpc_threads: int = Field(
+        128, ge=1, description="gRPC handler threads of a server hosting inference (each "
+        "waiting Predict call holds one; at least the expected concurrent callers)."
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     production: bool = Field(
         False, description="Refuse development defaults (MinIO credentials, no auth token) when "

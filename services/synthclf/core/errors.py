@@ -61,6 +61,16 @@ class ResourceExhausted(SynthclfError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class DeadlineExceeded(Unavailable):
+    """The caller's deadline passed before the work ran (e.g. while queued for a batch).
+
+    A subclass of :class:`Unavailable` so retry conditions that accept UNAVAILABLE keep
+    working.
+    """
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class IntegrityError(SynthclfError):
     """An artifact's content does not match its manifest (sha256 or size mismatch)."""
 
@@ -71,7 +81,7 @@ _BY_CODE = {
     cls.grpc_code: cls
     for cls in (InvalidInput, NotFound, NotReady, Unavailable, ResourceExhausted, IntegrityError)
 }
-_BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = Unavailable
+_BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = DeadlineExceeded
 
 
 def error_from_status(code: grpc.StatusCode, details: str) -> SynthclfError:

@@ -1,9 +1,9 @@
 """Run an exported classifier (``model.onnx`` + tokenizer + ``labels.json``) with onnxruntime.
 
 The folder layout is the one :func:`synthclf.training.onnx_export.export_onnx` writes.
-Texts are sorted by token length and cut into sub-batches so short texts are not padded to
-the longest one (design.md: on CPU, padding to the longest text of a batch wastes more than
-batching saves); results come back in input order.
+Texts are sorted by token length and cut into runs by a cost model (:func:`plan_runs`) so
+short texts are not padded to the longest one (design.md: on CPU, padding to the longest
+text of a batch wastes more than batching saves); results come back in input order.
 """
 
 from __future__ import annotations
@@ -24,8 +24,17 @@ logger = logging.getLogger("synthclf.inference")
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-#: Largest sub-batch sent to onnxruntime in one run.
+#: Default most texts per onnxruntime run.
 MAX_SUB_BATCH = 32
+#: Truncation length of exports without a ``parity.json`` (older exports).
+DEFAULT_MAX_LENGTH = 128
+#: Fixed cost of one CPU run in token-equivalents: all-MiniLM-L6-v2 on 2 vCPU (AMD EPYC),
+#: ~2 ms per run against ~0.12 ms per padded token (measured; benchmarks/README.md).
+RUN_OVERHEAD_TOKENS = 16
+#: The same on CUDA, where a token costs far less than a kernel launch (a run ≈ 512 tokens).
+GPU_RUN_OVERHEAD_TOKENS = 512
+#: Most padded tokens per run: beyond ~2048 the CPU cost per token rises (cache misses).
+MAX_TOKENS_PER_RUN = 2048
 #: ONNX IR version of the CUDA probe graph (IR 8 = opset 17's release, readable by any ORT).
 PROBE_IR_VERSION = 8
 
@@ -90,8 +99,71 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def plan_runs(lengths: np.ndarray, max_batch_size: int, overhead_tokens: float = RUN_OVERHEAD_TOKENS,
+              max_tokens: int = MAX_TOKENS_PER_RUN) -> list[np.ndarray]:
+    """Cut texts into ONNX Runtime runs by length, so short texts are not padded to long ones.
+
+    Texts are sorted by length; a run costs ``overhead_tokens + size × longest`` (padded
+    tokens), and the split of the sorted texts into consecutive runs of at most
+    ``max_batch_size`` texts and ``max_tokens`` padded tokens that minimises the total cost is
+    found by dynamic programming (O(n · max_batch_size)).
+
+    Args:
+        lengths: int [n] tokens per text (n ≥ 1).
+        max_batch_size: most texts per run (≥ 1).
+        overhead_tokens: fixed cost of one run, in token-equivalents.
+        max_tokens: most padded tokens per run (a single longer text still gets a run).
+
+    Returns:
+        Row indices into ``lengths``, one int64 array per run, shortest texts first.
+    """
+    order = np.argsort(lengths, kind="stable")
+    sorted_lengths = np.asarray(lengths, dtype=np.float64)[order]
+    n = len(order)
+    best = np.zeros(n + 1)
+    cut = np.zeros(n + 1, dtype=np.int64)
+    for end in range(1, n + 1):
+        longest = sorted_lengths[end - 1]
+        most = max(1, min(max_batch_size, int(max_tokens // max(longest, 1.0))))
+        starts = np.arange(max(0, end - most), end)
+        costs = best[starts] + overhead_tokens + (end - starts) * longest
+        pick = int(np.argmin(costs))
+        best[end], cut[end] = costs[pick], starts[pick]
+    runs, end = [], n
+    while end > 0:
+        runs.append(order[cut[end]:end])
+        end = int(cut[end])
+    return runs[::-1]
+
+
+def max_length_of(folder: Path) -> int:
+    """Truncation length the model was exported and checked with (``parity.json``).
+
+    Falls back to :data:`DEFAULT_MAX_LENGTH` (with a warning) for folders without it.
+
+    Raises:
+        IntegrityError: ``parity.json`` exists but holds no positive integer ``max_length``.
+    """
+    path = Path(folder) / "parity.json"
+    if not path.is_file():
+        logger.warning("%s has no parity.json; truncating texts to %d tokens", folder,
+                       DEFAULT_MAX_LENGTH)
+        return DEFAULT_MAX_LENGTH
+    try:
+        value = json.loads(path.read_text()).get("max_length", DEFAULT_MAX_LENGTH)
+    except (ValueError, AttributeError) as exc:
+        raise IntegrityError(f"{path} is not a JSON object: {exc}") from exc
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise IntegrityError(f"{path}: max_length must be a positive integer, got {value!r}")
+    return value
+
+
 class OnnxClassifier:
     """A text classifier loaded from an exported folder.
+
+    Texts are tokenized by :meth:`encode` (callable from many threads at once) and run by
+    :meth:`run` (one ONNX Runtime run, padded to its longest text); :meth:`predict_batch`
+    does both, cutting the texts into runs with :func:`plan_runs`.
 
     Attributes:
         folder: the model folder.
@@ -99,40 +171,48 @@ class OnnxClassifier:
         execution_provider: the provider the session actually runs on
             (``session.get_providers()[0]``).
         max_length: truncation length in tokens.
-        max_batch_size: largest sub-batch per onnxruntime run.
+        max_batch_size: most texts per run in :meth:`predict_batch`.
+        input_names: the graph's inputs, the rows of every :meth:`encode` array.
     """
 
     def __init__(
         self,
         folder: Path,
         providers: list[str] | None = None,
-        max_length: int = 128,
+        max_length: int | None = None,
         max_batch_size: int = MAX_SUB_BATCH,
     ):
-        """Load ``model.onnx``, the tokenizer and ``labels.json`` from ``folder``.
+        """Load ``model.onnx``, the tokenizer and ``labels.json`` from ``folder``; check them.
+
+        One warm-up text is run, so a graph whose output width does not match the labels is
+        refused here rather than on the first request.
 
         Args:
             folder: folder written by ``export_onnx``.
             providers: onnxruntime providers; None: :func:`select_providers`.
-            max_length: truncation length in tokens.
-            max_batch_size: largest sub-batch per run (≥ 1).
+            max_length: truncation length in tokens; None: the export's (``parity.json``).
+            max_batch_size: most texts per run in :meth:`predict_batch` (≥ 1).
 
         Raises:
-            IntegrityError: ``model.onnx`` or ``labels.json`` is missing or unreadable, or
-                the number of labels differs from the width of the ``logits`` output.
+            IntegrityError: ``model.onnx`` or ``labels.json`` is missing or unreadable, the
+                graph expects inputs the tokenizer does not produce, or the number of labels
+                differs from the width of the ``logits`` output.
         """
         self.folder = Path(folder)
-        self.max_length = max_length
         self.max_batch_size = max(1, max_batch_size)
         onnx_path, labels_path = self.folder / "model.onnx", self.folder / "labels.json"
         for path in (onnx_path, labels_path):
             if not path.is_file():
                 raise IntegrityError(f"model folder {self.folder} lacks {path.name}")
+        self.max_length = max_length or max_length_of(self.folder)
         try:
             self.labels: list[str] = list(json.loads(labels_path.read_text()))
         except (ValueError, TypeError) as exc:
             raise IntegrityError(f"{labels_path} is not a JSON list of labels: {exc}") from exc
-        self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
+        except Exception as exc:  # tokenizers raise Exception subclasses of many kinds
+            raise IntegrityError(f"cannot load the tokenizer in {self.folder}: {exc}") from exc
         try:
             self.session = ort.InferenceSession(
                 str(onnx_path), providers=providers or select_providers()
@@ -140,27 +220,71 @@ class OnnxClassifier:
         except Exception as exc:  # onnxruntime's InvalidProtobuf/Fail are not exported types
             raise IntegrityError(f"cannot load {onnx_path}: {exc}") from exc
         self.execution_provider: str = self.session.get_providers()[0]
-        self._input_names = [i.name for i in self.session.get_inputs()]
-        missing = set(self._input_names) - set(self.tokenizer(["a"]).keys())
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        missing = set(self.input_names) - set(self.tokenizer(["a"]).keys())
         if missing:
             raise IntegrityError(f"{onnx_path} expects inputs {sorted(missing)} that the "
                                  "folder's tokenizer does not produce")
-        width = self.session.get_outputs()[0].shape[-1]
-        if isinstance(width, int):
-            self._check_width(width)
-        logger.info(
-            "loaded %s: %d labels on %s", onnx_path, len(self.labels), self.execution_provider
-        )
+        if "logits" not in {o.name for o in self.session.get_outputs()}:
+            raise IntegrityError(f"{onnx_path} has no 'logits' output (not a classifier export)")
+        pad_id = self.tokenizer.pad_token_id or 0
+        self._pad = np.array([pad_id if n == "input_ids" else 0 for n in self.input_names],
+                             dtype=np.int64)
+        self._left = self.tokenizer.padding_side == "left"
+        self.run_overhead_tokens = (RUN_OVERHEAD_TOKENS if self.execution_provider == CPU
+                                    else GPU_RUN_OVERHEAD_TOKENS)
+        self.run(self.encode(["warm-up"]))
+        logger.info("loaded %s: %d labels on %s, max_length %d", onnx_path, len(self.labels),
+                    self.execution_provider, self.max_length)
 
-    def _check_width(self, width: int) -> None:
-        if width != len(self.labels):
+    def encode(self, texts: list[str]) -> list[np.ndarray]:
+        """Tokenize texts (truncated to ``max_length``), one array per text.
+
+        Args:
+            texts: strings.
+
+        Returns:
+            Per text an int64 array [len(input_names), tokens].
+        """
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        columns = [enc[name] for name in self.input_names]
+        return [np.array([column[i] for column in columns], dtype=np.int64)
+                for i in range(len(texts))]
+
+    def run(self, rows: list[np.ndarray]) -> np.ndarray:
+        """One ONNX Runtime run over encoded texts, padded to the longest of them.
+
+        Args:
+            rows: arrays from :meth:`encode` (at least one).
+
+        Returns:
+            float32 [len(rows), len(labels)] softmax probabilities, in ``rows`` order.
+
+        Raises:
+            IntegrityError: the model's output width differs from the number of labels.
+        """
+        width = max(row.shape[1] for row in rows)
+        feed = np.empty((len(self.input_names), len(rows), width), dtype=np.int64)
+        feed[:] = self._pad[:, None, None]
+        for j, row in enumerate(rows):
+            if self._left:
+                feed[:, j, width - row.shape[1]:] = row
+            else:
+                feed[:, j, : row.shape[1]] = row
+        logits = self.session.run(["logits"], dict(zip(self.input_names, feed)))[0]
+        if logits.shape[-1] != len(self.labels):
             raise IntegrityError(
                 f"{self.folder}: labels.json has {len(self.labels)} labels but the model "
-                f"outputs {width} logits"
+                f"outputs {logits.shape[-1]} logits"
             )
+        return _softmax(logits.astype(np.float32))
+
+    def plan(self, lengths: np.ndarray, max_batch_size: int | None = None) -> list[np.ndarray]:
+        """:func:`plan_runs` with this model's run overhead (CPU or GPU)."""
+        return plan_runs(lengths, max_batch_size or self.max_batch_size, self.run_overhead_tokens)
 
     def predict_batch(self, texts: list[str]) -> np.ndarray:
-        """Class probabilities for each text.
+        """Class probabilities for each text (tokenize, plan runs by length, run them).
 
         Args:
             texts: texts to classify (at least one; each a string).
@@ -177,30 +301,8 @@ class OnnxClassifier:
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
             raise InvalidInput(f"{len(bad)} inputs are not strings (first at index {bad[0]})")
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        lengths = np.array([len(ids) for ids in enc["input_ids"]])
-        order = np.argsort(lengths, kind="stable")
+        rows = self.encode(texts)
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(order), self.max_batch_size):
-            rows = order[start : start + self.max_batch_size]
-            logits = self.session.run(["logits"], self._feed(enc, rows, lengths))[0]
-            self._check_width(logits.shape[-1])
-            out[rows] = _softmax(logits.astype(np.float32))
+        for run in self.plan(np.array([row.shape[1] for row in rows])):
+            out[run] = self.run([rows[i] for i in run])
         return out
-
-    def _feed(self, enc, rows: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
-        """int64 [len(rows), longest] inputs for the rows, padded to their own longest."""
-        width = int(lengths[rows].max())
-        pad_ids = {"input_ids": self.tokenizer.pad_token_id or 0}
-        left = self.tokenizer.padding_side == "left"
-        feed = {}
-        for name in self._input_names:
-            array = np.full((len(rows), width), pad_ids.get(name, 0), dtype=np.int64)
-            for r, i in enumerate(rows):
-                seq = enc[name][i]
-                if left:
-                    array[r, width - len(seq) :] = seq
-                else:
-                    array[r, : len(seq)] = seq
-            feed[name] = array
-        return feed

@@ -1,115 +1,233 @@
-"""Model repository: ONNX classifiers loaded from the artifact store, served by name.
+"""Model repository: live versions of named ONNX classifiers, each with its dynamic batcher.
 
-Like KServe's ``ModelRepository``: holds live models; loading under an existing name swaps the
-model atomically, so in-flight requests finish on the model they started with.
+Like KServe's ``ModelRepository`` and Triton's model versions: every load of a name adds a
+version (1, 2, … never reused in a process), several versions can be live at once, and
+version 0 in a lookup means the newest. Requests hold a *lease* on the version they use; an
+unloaded version leaves the repository at once (no new request finds it) but its batcher is
+closed only when the last leased request has finished, so unloading or replacing a model
+never drops a request that was already in flight or queued.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-
-import numpy as np
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from synthclf.core.artifacts import ArtifactRef, fetch
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.store import open_store
-from synthclf.inference.onnx_model import OnnxClassifier
+from synthclf.inference.batcher import DynamicBatcher
+from synthclf.inference.onnx_model import OnnxClassifier, select_providers
 
 log = logging.getLogger("synthclf.inference")
+#: Artifact kind the repository serves.
+ONNX_KIND = "onnx-model"
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A live model: its name, the artifact it came from, and the classifier."""
+    """One live version of a model.
+
+    Attributes:
+        name: the name callers use.
+        version: 1, 2, … per name, assigned by :meth:`ModelRepository.load`.
+        artifact: the onnx-model artifact it came from.
+        classifier: the ONNX Runtime session, tokenizer and labels.
+        loaded_at: when it was loaded, Unix seconds.
+    """
 
     name: str
+    version: int
     artifact: ArtifactRef
     classifier: OnnxClassifier
+    loaded_at: float
 
     @property
     def labels(self) -> list[str]:
         """Label names in logit order."""
         return list(self.classifier.labels)
 
-
-@dataclass(frozen=True)
-class Predictions:
-    """Result of :meth:`ModelRepository.predict`.
-
-    Attributes:
-        labels: label names, the columns of ``probabilities``.
-        probabilities: float32 array, shape [n_texts, n_labels], rows sum to 1.
-    """
-
-    labels: list[str]
-    probabilities: np.ndarray
+    @property
+    def execution_provider(self) -> str:
+        """ONNX Runtime execution provider the session runs on."""
+        return self.classifier.execution_provider
 
     @property
-    def predicted(self) -> list[str]:
-        """Most probable label per text (argmax of each row)."""
-        return [self.labels[i] for i in self.probabilities.argmax(axis=1)]
+    def max_length(self) -> int:
+        """Truncation length in tokens."""
+        return self.classifier.max_length
+
+
+@dataclass(eq=False)
+class LiveVersion:
+    """A live version, its batcher and the number of requests holding it."""
+
+    model: LoadedModel
+    batcher: DynamicBatcher
+    users: int = 0
+    retired: bool = field(default=False)
 
 
 class ModelRepository:
-    """Named ONNX models fetched (sha256-verified) from the artifact store.
+    """Named, versioned ONNX models fetched (sha256-verified) from the artifact store.
 
     Args:
-        settings: store location, credentials and cache folder.
+        settings: store location, credentials, cache folder, ``inference_prefer_gpu``.
+        make_batcher: builds the dynamic batcher of a newly loaded version.
+        on_retire: called with each unloaded version once its batcher is closed.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, make_batcher: Callable[[LoadedModel], DynamicBatcher],
+                 on_retire: Callable[[LoadedModel], None] = lambda model: None):
         self.settings = settings
         self.store = open_store(settings.artifact_store, settings)
-        self._models: dict[str, LoadedModel] = {}
+        self._make_batcher = make_batcher
+        self._on_retire = on_retire
+        self._live: dict[str, dict[int, LiveVersion]] = {}
+        self._last_version: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
     def check(self) -> None:
-        """Readiness: the artifact store is reachable."""
+        """Readiness: the artifact store is reachable (raises otherwise)."""
         self.store.check()
 
     def load(self, name: str, uri: str) -> LoadedModel:
-        """Fetch, verify and load an ``onnx-model`` artifact under ``name``.
+        """Fetch, verify and load an ``onnx-model`` artifact as a new version of ``name``.
+
+        Loading the artifact that already is the newest live version of ``name`` returns
+        that version (a retried LoadModel does not pile up copies). Versions already live
+        keep serving throughout, and after a failure.
 
         Raises:
-            InvalidInput: empty name, or the artifact is not an ONNX model.
-            NotFound: no artifact at ``uri``. IntegrityError: files do not match the manifest.
+            InvalidInput: empty name, or the artifact is not an onnx-model.
+            NotFound: no artifact at ``uri``.
+            IntegrityError: a file does not match the manifest's sha256, or the model is
+                unusable (labels vs logits width, missing tokenizer inputs).
         """
-        if not name:
-            raise InvalidInput("model name is required")
+        if not name or not uri:
+            raise InvalidInput("LoadModel needs a model name and an artifact URI")
         artifact = fetch(uri, self.settings)
-        if artifact.manifest.kind != "onnx-model":
-            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not an onnx-model")
-        model = LoadedModel(name, artifact.ref, OnnxClassifier(artifact.path))
-        with self._lock:
-            self._models[name] = model
-        log.info("loaded model '%s' from %s on %s (labels: %s)", name, uri,
-                 model.classifier.execution_provider, ", ".join(model.labels))
+        if artifact.manifest.kind != ONNX_KIND:
+            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not an "
+                               f"{ONNX_KIND}; export it first (TrainingService.ExportOnnx)")
+        with self._load_lock:  # one load at a time: versions in load order, memory bounded
+            with self._lock:
+                versions = self._live.get(name, {})
+                newest = versions[max(versions)].model if versions else None
+            if newest is not None and newest.artifact.id == artifact.ref.id:
+                log.info("model '%s' version %d already serves %s", name, newest.version, uri)
+                return newest
+            classifier = OnnxClassifier(
+                artifact.path, providers=select_providers(self.settings.inference_prefer_gpu),
+                max_batch_size=self.settings.inference_max_batch_size)
+            with self._lock:
+                version = self._last_version.get(name, 0) + 1
+                self._last_version[name] = version
+                model = LoadedModel(name, version, artifact.ref, classifier, time.time())
+                self._live.setdefault(name, {})[version] = LiveVersion(model, self._make_batcher(model))
+        log.info("loaded model '%s' version %d from %s on %s (labels: %s; max_length %d)", name,
+                 version, uri, model.execution_provider, ", ".join(model.labels), model.max_length)
         return model
 
-    def get(self, name: str) -> LoadedModel:
-        """The live model called ``name``; NotFound lists the loaded ones."""
+    def unload(self, name: str, version: int = 0) -> list[LoadedModel]:
+        """Take a version (0: every version) of ``name`` out of service.
+
+        New requests no longer find it; requests already holding it (queued or running)
+        complete, then its batcher is closed.
+
+        Returns:
+            The unloaded versions.
+
+        Raises:
+            NotFound: the name or version is not loaded (the message lists what is).
+        """
         with self._lock:
-            model = self._models.get(name)
-            known = sorted(self._models)
-        if model is None:
-            raise NotFound(f"model '{name}' is not loaded; loaded models: {', '.join(known) or 'none'}")
-        return model
+            versions = self._live.get(name, {})
+            if not versions or (version and version not in versions):
+                raise NotFound(self._missing(name, version))
+            chosen = [version] if version else sorted(versions)
+            gone = [versions.pop(v) for v in chosen]
+            if not versions:
+                del self._live[name]
+            idle = []
+            for live in gone:
+                live.retired = True
+                if live.users == 0:
+                    idle.append(live)
+        for live in idle:
+            self._retire(live)
+        log.info("unloaded model '%s' version(s) %s", name, ", ".join(map(str, chosen)))
+        return [live.model for live in gone]
+
+    def get(self, name: str, version: int = 0) -> LoadedModel:
+        """The live version (0: newest) of ``name``.
+
+        Raises:
+            NotFound: not loaded; the message lists the loaded models or live versions.
+        """
+        with self._lock:
+            return self._find(name, version).model
 
     def list(self) -> list[LoadedModel]:
-        """Loaded models, by name."""
+        """Every live version, by name then version."""
         with self._lock:
-            return [self._models[k] for k in sorted(self._models)]
+            return [self._live[n][v].model for n in sorted(self._live) for v in sorted(self._live[n])]
 
-    def predict(self, name: str, texts: list[str]) -> Predictions:
-        """Classify ``texts`` with model ``name``.
+    def serving(self, name: str) -> bool:
+        """Whether ``name`` has at least one live version."""
+        with self._lock:
+            return bool(self._live.get(name))
+
+    @contextmanager
+    def lease(self, name: str, version: int = 0) -> Iterator[LiveVersion]:
+        """Hold a live version (0: newest) for the duration of one request.
 
         Raises:
-            NotFound: model not loaded. InvalidInput: no texts.
+            NotFound: not loaded.
         """
-        if not texts:
-            raise InvalidInput("no texts to classify")
-        model = self.get(name)
-        return Predictions(model.labels, model.classifier.predict_batch(list(texts)))
+        with self._lock:
+            live = self._find(name, version)
+            live.users += 1
+        try:
+            yield live
+        finally:
+            with self._lock:
+                live.users -= 1
+                idle = live.retired and live.users == 0
+            if idle:
+                self._retire(live)
+
+    def close(self) -> None:
+        """Unload everything, letting queued requests finish (server shutdown)."""
+        for name in list(self._live):
+            try:
+                self.unload(name)
+            except NotFound:
+                pass
+
+    def _retire(self, live: LiveVersion) -> None:
+        """Close an unloaded version's batcher (its queue is empty: nobody holds it)."""
+        live.batcher.close(wait=False)
+        self._on_retire(live.model)
+
+    def _find(self, name: str, version: int) -> LiveVersion:
+        """The live entry (caller holds the lock)."""
+        versions = self._live.get(name)
+        if not versions or (version and version not in versions):
+            raise NotFound(self._missing(name, version))
+        return versions[version or max(versions)]
+
+    def _missing(self, name: str, version: int) -> str:
+        """NotFound message naming what is loaded (caller holds the lock)."""
+        versions = self._live.get(name)
+        if not versions:
+            loaded = ", ".join(sorted(self._live)) or "none"
+            return f"model '{name}' is not loaded; loaded models: {loaded}"
+        return (f"model '{name}' has no live version {version}; live versions: "
+                f"{', '.join(map(str, sorted(versions)))}")

@@ -1,38 +1,49 @@
-"""Thin gRPC servicer of ``synthclf.v1.InferenceService`` over :class:`ModelRepository`."""
+"""Thin gRPC servicer of ``synthclf.v1.InferenceService`` over :class:`InferenceCore`."""
 
 from __future__ import annotations
 
 from synthclf.core.grpc_server import ref_to_proto
-from synthclf.inference.repository import LoadedModel, ModelRepository
+from synthclf.inference.service import InferenceCore, LoadedModel
 from synthclf.v1 import inference_pb2 as pb
 from synthclf.v1 import inference_pb2_grpc
 
 
 def model_info(model: LoadedModel) -> pb.ModelInfo:
-    """Encode a live model as ``ModelInfo``."""
+    """Encode a live model version as ``ModelInfo``."""
     return pb.ModelInfo(name=model.name, artifact=ref_to_proto(model.artifact), labels=model.labels,
-                        execution_provider=model.classifier.execution_provider)
+                        execution_provider=model.execution_provider, version=model.version,
+                        max_length=model.max_length, loaded_at=model.loaded_at)
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
-    """Decodes requests, calls the repository, encodes responses."""
+    """Decodes requests, calls the core, encodes responses (errors: ErrorInterceptor)."""
 
-    def __init__(self, repository: ModelRepository):
-        self.repository = repository
-
-    def LoadModel(self, request, context):
-        """Load an ONNX artifact under a name."""
-        return pb.LoadModelResponse(model=model_info(self.repository.load(request.name, request.uri)))
+    def __init__(self, core: InferenceCore):
+        self.core = core
 
     def Predict(self, request, context):
-        """Classify a batch of texts."""
-        result = self.repository.predict(request.model, list(request.texts))
+        """Classify a batch of texts; the call's deadline bounds the time queued."""
+        result = self.core.predict(request.model, list(request.texts), request.version,
+                                   timeout_s=context.time_remaining())
         return pb.PredictResponse(
-            labels=result.labels,
-            predictions=[pb.Prediction(label=label, probabilities=row.tolist())
-                         for label, row in zip(result.predicted, result.probabilities)],
+            labels=result.labels, model_version=result.model.version,
+            predictions=[pb.Prediction(label=label, probabilities=row)
+                         for label, row in zip(result.predicted, result.probabilities.tolist())],
         )
 
     def ListModels(self, request, context):
-        """List loaded models."""
-        return pb.ListModelsResponse(models=[model_info(m) for m in self.repository.list()])
+        """Every live model version."""
+        return pb.ListModelsResponse(models=[model_info(m) for m in self.core.list()])
+
+    def LoadModel(self, request, context):
+        """Load an onnx-model artifact as a new version of a name."""
+        return pb.LoadModelResponse(model=model_info(self.core.load(request.name, request.uri)))
+
+    def UnloadModel(self, request, context):
+        """Unload one version, or every version, of a name."""
+        unloaded = self.core.unload(request.name, request.version)
+        return pb.UnloadModelResponse(unloaded=[model_info(m) for m in unloaded])
+
+    def GetModelMetadata(self, request, context):
+        """Metadata of one live version (0: newest)."""
+        return pb.GetModelMetadataResponse(model=model_info(self.core.get(request.name, request.version)))

@@ -1,0 +1,254 @@
+"""Dynamic batching: requests from many callers run together in ONNX Runtime.
+
+One :class:`DynamicBatcher` serves one live model version. Callers tokenize in their own
+thread (the gRPC handler: parallel, off the batching loop), then :meth:`DynamicBatcher.submit`
+their encoded texts to a bounded queue (counted in texts; full → ``ResourceExhausted``). A
+worker thread takes queued requests in arrival order up to ``max_batch_size`` texts, sorts
+their texts by length and cuts them into runs (``plan``) so short texts are not padded to
+long ones, runs them, and completes each request as soon as its last text is done.
+
+The queue delay is adaptive, unlike a fixed Triton-style ``max_queue_delay``: a request that
+finds the model idle runs at once (no added latency at concurrency 1); while the model is busy
+the worker waits at most ``max_queue_delay_s`` for the queue to reach the size of the previous
+batch — the callers it has just answered are likely to send again — and then runs what came.
+Requests whose deadline passed while queued are dropped with ``DeadlineExceeded`` unrun.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthclf.core.errors import DeadlineExceeded, InvalidInput, NotReady, ResourceExhausted
+
+log = logging.getLogger("synthclf.inference.batcher")
+
+#: Runs one batch: encoded texts (int [inputs, tokens] each) → float32 [n, labels].
+RunFn = Callable[[list[np.ndarray]], np.ndarray]
+#: Cuts a batch into runs: tokens per text [n], most texts per run → row indices per run.
+PlanFn = Callable[[np.ndarray, int], list[np.ndarray]]
+
+
+def plan_in_order(lengths: np.ndarray, max_batch_size: int) -> list[np.ndarray]:
+    """Runs of at most ``max_batch_size`` texts in arrival order (no length sorting)."""
+    rows = np.arange(len(lengths))
+    return [rows[i:i + max_batch_size] for i in range(0, len(rows), max_batch_size)]
+
+
+@dataclass(eq=False)
+class _Request:
+    """One submitted request: its encoded texts, deadline and result."""
+
+    rows: Sequence[np.ndarray]
+    deadline: float | None
+    enqueued: float
+    future: Future = field(default_factory=Future)
+    out: np.ndarray | None = None
+    remaining: int = 0
+
+
+class DynamicBatcher:
+    """Queue + worker thread that batches requests for one model version.
+
+    Args:
+        run: runs one batch of encoded texts (e.g. ``OnnxClassifier.run``).
+        plan: cuts a batch into runs by length (e.g. ``OnnxClassifier.plan``); default: runs
+            of ``max_batch_size`` in arrival order.
+        max_batch_size: most texts taken from the queue for one batch (≥ 1).
+        max_queue_delay_s: longest wait for more requests while the model is busy, seconds
+            (0: never wait).
+        max_queue_size: most texts waiting; :meth:`submit` raises ResourceExhausted beyond.
+        name: for the worker thread and log lines, e.g. ``"sms v2"``.
+        batch_size_metric: observes texts per run (a Prometheus histogram child), optional.
+        queue_depth_metric: set to the texts waiting (a Prometheus gauge child), optional.
+
+    Raises:
+        InvalidInput: a size below 1 or a negative delay.
+    """
+
+    def __init__(self, run: RunFn, plan: PlanFn | None = None, *, max_batch_size: int = 32,
+                 max_queue_delay_s: float = 0.002, max_queue_size: int = 1024, name: str = "model",
+                 batch_size_metric=None, queue_depth_metric=None):
+        if max_batch_size < 1 or max_queue_size < 1 or max_queue_delay_s < 0:
+            raise InvalidInput(f"batcher needs max_batch_size ≥ 1, max_queue_size ≥ 1 and "
+                               f"max_queue_delay ≥ 0; got {max_batch_size}, {max_queue_size}, "
+                               f"{max_queue_delay_s}")
+        self.run, self.plan = run, plan or plan_in_order
+        self.max_batch_size = max_batch_size
+        self.max_queue_delay_s = max_queue_delay_s
+        self.max_queue_size = max_queue_size
+        self.name = name
+        self._batch_size_metric = batch_size_metric
+        self._queue_depth_metric = queue_depth_metric
+        self._queue: collections.deque[_Request] = collections.deque()
+        self._queued_texts = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._previous_batch = 0
+        self._last_end = 0.0
+        self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def queued_texts(self) -> int:
+        """Texts waiting in the queue now (not counting the batch being run)."""
+        return self._queued_texts
+
+    def submit(self, rows: Sequence[np.ndarray], deadline: float | None = None) -> Future:
+        """Queue encoded texts; the future's result is float32 [len(rows), labels].
+
+        Args:
+            rows: encoded texts (at least one), each int [inputs, tokens].
+            deadline: ``time.monotonic()`` after which the request is dropped unrun; None: none.
+
+        Returns:
+            A future holding the probabilities, or DeadlineExceeded / the run's error.
+
+        Raises:
+            InvalidInput: no rows.
+            ResourceExhausted: the queue cannot take ``len(rows)`` more texts.
+            NotReady: the batcher is closed.
+        """
+        if not rows:
+            raise InvalidInput("no texts to classify")
+        request = _Request(rows, deadline, time.monotonic())
+        with self._cond:
+            if self._closing:
+                raise NotReady(f"model {self.name} is being unloaded")
+            if self._queued_texts + len(rows) > self.max_queue_size:
+                raise ResourceExhausted(
+                    f"model {self.name}: queue full ({self._queued_texts} texts waiting, "
+                    f"{len(rows)} more asked, limit {self.max_queue_size}: "
+                    f"SYNTHCLF_INFERENCE_MAX_QUEUE_SIZE); retry later")
+            self._queue.append(request)
+            self._queued_texts += len(rows)
+            self._publish_depth()
+            self._cond.notify()
+        return request.future
+
+    def predict(self, rows: Sequence[np.ndarray], timeout_s: float | None = None) -> np.ndarray:
+        """Submit and wait: float32 [len(rows), labels] probabilities.
+
+        Args:
+            rows: encoded texts.
+            timeout_s: seconds until the caller gives up (its gRPC deadline); None: no limit.
+
+        Raises:
+            DeadlineExceeded: the deadline passed while queued or running.
+            InvalidInput, ResourceExhausted, NotReady: see :meth:`submit`.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        future = self.submit(rows, deadline)
+        try:
+            return future.result(timeout=timeout_s)
+        except FutureTimeout:
+            raise DeadlineExceeded(f"model {self.name}: deadline of {timeout_s:.3f} s passed "
+                                   f"before the {len(rows)} texts were classified") from None
+
+    def close(self, wait: bool = True) -> None:
+        """Stop taking requests; queued ones still run; the worker then exits.
+
+        Args:
+            wait: block until the worker has finished the queue.
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if wait and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _publish_depth(self) -> None:
+        if self._queue_depth_metric is not None:
+            self._queue_depth_metric.set(self._queued_texts)
+
+    def _loop(self) -> None:
+        while (batch := self._take()) is not None:
+            self._execute(batch)
+
+    def _take(self) -> list[_Request] | None:
+        """Wait for work and form the next batch (None: closed and drained)."""
+        with self._cond:
+            while not self._queue and not self._closing:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            busy = time.monotonic() - self._last_end < self.max_queue_delay_s
+            target = min(self._previous_batch, self.max_batch_size) if busy else 0
+            if self._queued_texts < target:
+                until = time.monotonic() + self.max_queue_delay_s
+                while self._queued_texts < target and not self._closing:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+            batch = [self._queue.popleft()]
+            texts = len(batch[0].rows)
+            while self._queue and texts + len(self._queue[0].rows) <= self.max_batch_size:
+                texts += len(self._queue[0].rows)
+                batch.append(self._queue.popleft())
+            self._queued_texts -= texts
+            self._publish_depth()
+            return batch
+
+    def _execute(self, batch: list[_Request]) -> None:
+        """Drop expired requests, run the rest by length, complete each as it finishes."""
+        started = time.monotonic()
+        live = []
+        for request in batch:
+            if request.deadline is not None and started > request.deadline:
+                request.future.set_exception(DeadlineExceeded(
+                    f"model {self.name}: deadline passed after {started - request.enqueued:.3f} s "
+                    f"in the queue, before the {len(request.rows)} texts ran"))
+            else:
+                request.remaining = len(request.rows)
+                live.append(request)
+        owners = [(request, i) for request in live for i in range(len(request.rows))]
+        runs: list[np.ndarray] = []
+        try:
+            if owners:
+                lengths = np.array([r.rows[i].shape[-1] for r, i in owners])
+                runs = self.plan(lengths, self.max_batch_size)
+                for run in runs:
+                    self._run_one([owners[k] for k in run])
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            log.exception("model %s: batch of %d texts failed", self.name, len(owners))
+            for request in live:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+        self._last_end = time.monotonic()
+        self._previous_batch = sum(len(r.rows) for r in batch)
+        if log.isEnabledFor(logging.DEBUG) and owners:
+            self._log_batch(batch, owners, runs, started)
+
+    def _run_one(self, part: list[tuple[_Request, int]]) -> None:
+        """One ONNX Runtime run; rows go back to their requests, finished ones complete."""
+        probabilities = self.run([request.rows[i] for request, i in part])
+        if self._batch_size_metric is not None:
+            self._batch_size_metric.observe(len(part))
+        for (request, i), row in zip(part, probabilities):
+            if request.out is None:
+                request.out = np.empty((len(request.rows), len(row)), dtype=np.float32)
+            request.out[i] = row
+            request.remaining -= 1
+            if request.remaining == 0:
+                request.future.set_result(request.out)
+
+    def _log_batch(self, batch, owners, runs, started: float) -> None:
+        """DEBUG line: batch size, requests, runs with their padded widths, waits."""
+        lengths = np.array([r.rows[i].shape[-1] for r, i in owners])
+        widths = [int(lengths[run].max()) for run in runs]
+        padded = sum(w * len(run) for w, run in zip(widths, runs))
+        log.debug(
+            "model %s: batch of %d texts from %d requests in %d runs (sizes %s, padded to %s "
+            "tokens, %.0f%% padding); oldest waited %.1f ms in the queue; ran %.1f ms",
+            self.name, len(owners), len(batch), len(runs), "/".join(str(len(r)) for r in runs),
+            "/".join(map(str, widths)), 100 * (1 - lengths.sum() / max(padded, 1)),
+            1000 * (started - min(r.enqueued for r in batch)), 1000 * (time.monotonic() - started))
