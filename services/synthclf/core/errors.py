@@ -71,6 +71,12 @@ class DeadlineExceeded(Unavailable):
     grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class Unauthenticated(SynthclfError):
+    """The call carries no valid credentials (missing or wrong bearer token)."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+
+
 class IntegrityError(SynthclfError):
     """An artifact's content does not match its manifest (sha256 or size mismatch)."""
 
@@ -79,7 +85,8 @@ class IntegrityError(SynthclfError):
 
 _BY_CODE = {
     cls.grpc_code: cls
-    for cls in (InvalidInput, NotFound, NotReady, Unavailable, ResourceExhausted, IntegrityError)
+    for cls in (InvalidInput, NotFound, NotReady, Unavailable, ResourceExhausted, IntegrityError,
+                Unauthenticated)
 }
 _BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = DeadlineExceeded
 
