@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -12,7 +13,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.errors import IntegrityError, InvalidInput
 from synthclf.core.models import minilm_path
-from synthclf.inference.onnx_model import OnnxClassifier, select_providers
+from synthclf.inference.onnx_model import (
+    DEFAULT_MAX_LENGTH, OnnxClassifier, plan_runs, select_providers,
+)
 from synthclf.training.onnx_export import export_onnx
 
 LABELS = ["ham", "spam", "unsure"]
@@ -120,3 +123,53 @@ def test_label_count_must_match_logits(onnx_dir, tmp_path):
     (broken / "labels.json").write_text(json.dumps(LABELS[:2]))
     with pytest.raises(IntegrityError, match="2 labels but the model outputs 3 logits"):
         OnnxClassifier(broken)
+
+
+def test_max_length_is_read_from_the_export(onnx_dir, tmp_path):
+    assert OnnxClassifier(onnx_dir).max_length == 64  # export_onnx(..., max_length=64)
+    legacy = tmp_path / "legacy"
+    shutil.copytree(onnx_dir, legacy)
+    (legacy / "parity.json").unlink()
+    assert OnnxClassifier(legacy).max_length == DEFAULT_MAX_LENGTH
+    (legacy / "parity.json").write_text(json.dumps({"max_length": "long"}))
+    with pytest.raises(IntegrityError, match="max_length must be a positive integer"):
+        OnnxClassifier(legacy)
+
+
+def test_truncation_follows_max_length(classifier):
+    long_text = "word " * 500
+    assert classifier.encode([long_text])[0].shape == (len(classifier.input_names), 64)
+
+
+def cost(runs, lengths, overhead):
+    """Padded tokens plus overhead per run."""
+    return sum(overhead + len(run) * max(lengths[i] for i in run) for run in runs)
+
+
+def test_plan_runs_covers_every_text_once_within_the_limits():
+    lengths = np.array([5, 120, 7, 6, 64, 5, 118, 30, 8, 9] * 7)
+    runs = plan_runs(lengths, max_batch_size=8, overhead_tokens=16, max_tokens=512)
+    assert sorted(np.concatenate(runs).tolist()) == list(range(len(lengths)))
+    assert all(len(run) <= 8 and len(run) * lengths[run].max() <= 512 for run in runs)
+    widths = [lengths[run].max() for run in runs]
+    assert widths == sorted(widths)
+    assert all(lengths[run].max() < 2 * lengths[run].min() for run in runs if lengths[run].max() > 10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_plan_runs_is_the_cheapest_split_of_the_sorted_texts(seed):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, 60, size=7)
+    order = np.argsort(lengths, kind="stable")
+    best = min(
+        cost([order[a:b] for a, b in zip((0, *cuts), (*cuts, len(order)))], lengths, 10)
+        for k in range(len(order)) for cuts in itertools.combinations(range(1, len(order)), k)
+        if all(b - a <= 4 for a, b in zip((0, *cuts), (*cuts, len(order))))
+    )
+    assert cost(plan_runs(lengths, 4, overhead_tokens=10), lengths, 10) == best
+
+
+def test_plan_runs_keeps_equal_lengths_together_and_a_long_text_alone():
+    assert [r.tolist() for r in plan_runs(np.array([9, 9, 9, 9]), 32)] == [[0, 1, 2, 3]]
+    runs = plan_runs(np.array([4, 4, 4, 500]), 32, overhead_tokens=16, max_tokens=2048)
+    assert [r.tolist() for r in runs] == [[0, 1, 2], [3]]
