@@ -116,6 +116,12 @@ def test_model_infer_raw_input_gets_raw_output_of_requested_version(stub, expect
     assert list(response.outputs[0].shape) == [4, 1] and len(response.raw_output_contents) == 1
 
 
+def test_model_infer_without_client_deadline(stub):
+    # gRPC reports "no deadline" as ~9.2e18 s remaining; it must not reach a threading wait.
+    response = stub.ModelInfer(Request(model_name="sms", inputs=[text_input()]))
+    assert [o.name for o in response.outputs] == ["probabilities", "label"]
+
+
 @pytest.mark.parametrize("request_, code, match", [
     (Request(model_name="nope", inputs=[text_input()]), grpc.StatusCode.NOT_FOUND, "'nope' is not loaded"),
     (Request(model_name="sms", model_version="7", inputs=[text_input()]), grpc.StatusCode.NOT_FOUND, "7"),

@@ -126,6 +126,17 @@ class HealthReporter:
             self.refresh()
 
 
+#: Longest remaining time taken as a real deadline, seconds: without a client deadline gRPC
+#: reports ~9.2e18 s, which threading waits reject (OverflowError).
+_NO_DEADLINE_S = 10 * 365 * 24 * 3600.0
+
+
+def time_remaining_s(context: grpc.ServicerContext) -> float | None:
+    """Seconds left before the call's deadline, or None when the client set no deadline."""
+    remaining = context.time_remaining()
+    return remaining if remaining is not None and remaining < _NO_DEADLINE_S else None
+
+
 def progress_to_proto(event: Progress) -> common_pb2.JobProgress:
     """Encode a core :class:`Progress` as ``synthclf.v1.JobProgress``."""
     return common_pb2.JobProgress(

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-import grpc
-
+from synthclf.core.grpc_server import time_remaining_s
 from synthclf.inference.oip_codec import (
     decode_texts, encode_infer_response, model_metadata, parse_version, requested_outputs,
 )
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
     from synthclf.inference.service import InferenceCore
 
 SERVER_NAME = "synthclf"
-#: Longest deadline taken as a real one, seconds; gRPC reports "no deadline" as a huge number.
-_NO_DEADLINE_S = 10 * 365 * 24 * 3600.0
 
 
 def server_version() -> str:
@@ -37,12 +34,6 @@ def server_version() -> str:
         return version(SERVER_NAME)
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def remaining_s(context: grpc.ServicerContext) -> float | None:
-    """Seconds left before the call's deadline, or None when the client set no deadline."""
-    remaining = context.time_remaining()
-    return remaining if remaining is not None and remaining < _NO_DEADLINE_S else None
 
 
 class OipServicer(grpc_predict_v2_pb2_grpc.GRPCInferenceServiceServicer):
@@ -85,5 +76,5 @@ class OipServicer(grpc_predict_v2_pb2_grpc.GRPCInferenceServiceServicer):
         texts, outputs = decode_texts(request), requested_outputs(request)
         result = self.core.predict(request.model_name, texts,
                                    version=parse_version(request.model_version),
-                                   timeout_s=remaining_s(context))
+                                   timeout_s=time_remaining_s(context))
         return encode_infer_response(request, result, outputs)
