@@ -9,8 +9,9 @@ long ones, runs them, and completes each request as soon as its last text is don
 
 The queue delay is adaptive, unlike a fixed Triton-style ``max_queue_delay``: a request that
 finds the model idle runs at once (no added latency at concurrency 1); while the model is busy
-the worker waits at most ``max_queue_delay_s`` for the queue to reach the size of the previous
-batch — the callers it has just answered are likely to send again — and then runs what came.
+the worker waits at most ``max_queue_delay_s`` for the queue to hold as many texts as were in
+flight at the end of the previous batch (the callers it has just answered are likely to send
+again, and those already waiting), and then runs what came.
 Requests whose deadline passed while queued are dropped with ``DeadlineExceeded`` unrun.
 """
 
@@ -92,7 +93,7 @@ class DynamicBatcher:
         self._queued_texts = 0
         self._cond = threading.Condition()
         self._closing = False
-        self._previous_batch = 0
+        self._recent_load = 0
         self._last_end = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
         self._thread.start()
@@ -117,6 +118,10 @@ class DynamicBatcher:
             ResourceExhausted: the queue cannot take ``len(rows)`` more texts.
             NotReady: the batcher is closed.
         """
+        return self._enqueue(rows, deadline).future
+
+    def _enqueue(self, rows: Sequence[np.ndarray], deadline: float | None) -> _Request:
+        """Append a request to the queue (see :meth:`submit`)."""
         if not rows:
             raise InvalidInput("no texts to classify")
         request = _Request(rows, deadline, time.monotonic())
@@ -132,7 +137,7 @@ class DynamicBatcher:
             self._queued_texts += len(rows)
             self._publish_depth()
             self._cond.notify()
-        return request.future
+        return request
 
     def predict(self, rows: Sequence[np.ndarray], timeout_s: float | None = None) -> np.ndarray:
         """Submit and wait: float32 [len(rows), labels] probabilities.
@@ -145,13 +150,26 @@ class DynamicBatcher:
             DeadlineExceeded: the deadline passed while queued or running.
             InvalidInput, ResourceExhausted, NotReady: see :meth:`submit`.
         """
+        if timeout_s is not None and timeout_s > threading.TIMEOUT_MAX:
+            timeout_s = None  # "no deadline" spelled as a huge number
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        future = self.submit(rows, deadline)
+        request = self._enqueue(rows, deadline)
         try:
-            return future.result(timeout=timeout_s)
+            return request.future.result(timeout=timeout_s)
         except FutureTimeout:
+            self._withdraw(request)
             raise DeadlineExceeded(f"model {self.name}: deadline of {timeout_s:.3f} s passed "
                                    f"before the {len(rows)} texts were classified") from None
+
+    def _withdraw(self, request: _Request) -> None:
+        """Take a request its caller gave up on out of the queue, freeing its room."""
+        with self._cond:
+            try:
+                self._queue.remove(request)
+            except ValueError:
+                return  # already taken by the worker
+            self._queued_texts -= len(request.rows)
+            self._publish_depth()
 
     def close(self, wait: bool = True) -> None:
         """Stop taking requests; queued ones still run; the worker then exits.
@@ -181,7 +199,7 @@ class DynamicBatcher:
             if not self._queue:
                 return None
             busy = time.monotonic() - self._last_end < self.max_queue_delay_s
-            target = min(self._previous_batch, self.max_batch_size) if busy else 0
+            target = min(self._recent_load, self.max_batch_size) if busy else 0
             if self._queued_texts < target:
                 until = time.monotonic() + self.max_queue_delay_s
                 while self._queued_texts < target and not self._closing:
@@ -224,7 +242,8 @@ class DynamicBatcher:
                 if not request.future.done():
                     request.future.set_exception(exc)
         self._last_end = time.monotonic()
-        self._previous_batch = sum(len(r.rows) for r in batch)
+        # Callers active now: those just answered (likely to send again) + those waiting.
+        self._recent_load = sum(len(r.rows) for r in batch) + self._queued_texts
         if log.isEnabledFor(logging.DEBUG) and owners:
             self._log_batch(batch, owners, runs, started)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthclf.core.grpc_server import ref_to_proto
+from synthclf.core.grpc_server import ref_to_proto, time_remaining_s
 from synthclf.inference.service import InferenceCore, LoadedModel
 from synthclf.v1 import inference_pb2 as pb
 from synthclf.v1 import inference_pb2_grpc
@@ -24,7 +24,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     def Predict(self, request, context):
         """Classify a batch of texts; the call's deadline bounds the time queued."""
         result = self.core.predict(request.model, list(request.texts), request.version,
-                                   timeout_s=context.time_remaining())
+                                   timeout_s=time_remaining_s(context))
         return pb.PredictResponse(
             labels=result.labels, model_version=result.model.version,
             predictions=[pb.Prediction(label=label, probabilities=row)

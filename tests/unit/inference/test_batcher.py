@@ -97,12 +97,14 @@ def test_request_whose_deadline_passed_in_the_queue_is_dropped_unrun(gated):
     assert all(text != 1 for run in model.runs for text, _ in run)
 
 
-def test_predict_raises_deadline_exceeded_when_the_caller_gives_up(gated):
+def test_a_caller_giving_up_is_deadline_exceeded_and_leaves_the_queue(gated):
     model, batcher = gated
     batcher.submit([row(0)])
     assert model.entered.wait(5)
     with pytest.raises(DeadlineExceeded, match="deadline of 0.050 s"):
-        batcher.predict([row(1)], timeout_s=0.05)
+        batcher.predict([row(1), row(2)], timeout_s=0.05)
+    assert batcher.queued_texts == 0  # its room in the queue is free again
+    batcher.submit([row(i) for i in range(10)])
 
 
 def test_idle_model_runs_a_request_at_once_without_the_queue_delay():
