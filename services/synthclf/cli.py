@@ -5,6 +5,7 @@
     synthclf health --address HOST:PORT    exit 0 when grpc.health.v1 says SERVING
     synthclf llm serve | path              the local llama.cpp server with Gemma-3-270M
     synthclf run [--task sms_spam] [...]   the main job: the experiment flow on the embedded default
+    synthclf experiment --preset paper-offline [...]   a study over tasks × sources, Table 1 + report
     synthclf predict --model NAME "text" …  classify texts with a served model (label + probabilities)
     synthclf models list|load|unload        the inference service's live model versions
 """
@@ -76,27 +77,54 @@ def _llm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from orchestration.flows import ExperimentConfig, experiment
-    from synthclf.core.artifacts import split_uri
+def _run_experiment(config):
+    """Run the experiment flow on the configured services, or on the embedded default."""
+    from orchestration.flows import experiment
     from synthclf.embedded import embedded_stack
 
     # SIGTERM unwinds like Ctrl-C, so the LLM server, the services and Prefect's temporary
     # API server started below are stopped, not orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    settings = get_settings()
-    config = ExperimentConfig(task=args.task, rows_per_label=args.rows_per_label,
-                              real_train_rows=args.real_train_rows, test_rows=args.test_rows,
-                              epochs=args.epochs, seed=args.seed)
-    with embedded_stack(settings) as endpoints:
-        result = experiment(config, endpoints)
-    print(result.markdown)
-    location, kind, artifact_id = split_uri(result.report_uri)
+    with embedded_stack(get_settings(), llm=bool(config.synthetic_modes())) as endpoints:
+        return experiment(config, endpoints=endpoints)
+
+
+def _print_report_location(report_uri: str) -> None:
+    from synthclf.core.artifacts import split_uri
+
+    location, kind, artifact_id = split_uri(report_uri)
     if location.startswith("file://"):
         folder = f"{location[len('file://'):]}/{kind}/{artifact_id}"
         print(f"report: {folder}/report.md\nreport (HTML, with figures): {folder}/report.html")
     else:
-        print(f"report: {result.report_uri} (report.md, report.html)")
+        print(f"report: {report_uri} (report.md, report.html)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestration.config import ExperimentConfig, GenerationOptions, TrainingOptions
+
+    config = ExperimentConfig(tasks=[args.task], real_train_rows=args.real_train_rows, test_rows=args.test_rows,
+                              data_seed=args.seed, seeds=[args.seed],
+                              generation=GenerationOptions(rows_per_label=args.rows_per_label),
+                              training=TrainingOptions(epochs=args.epochs))
+    result = _run_experiment(config)
+    print(result.report_markdown)
+    _print_report_location(result.report_uri)
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from orchestration.presets import resolve_config
+
+    overrides = {key: value for key, value in {
+        "tasks": args.tasks, "sources": args.sources, "backbones": args.backbones, "seeds": args.seeds,
+        "test_rows": args.test_rows, "real_train_rows": args.real_train_rows, "max_texts": args.max_texts,
+        "generation": {"rows_per_label": args.rows_per_label} if args.rows_per_label else None,
+        "training": {"epochs": args.epochs} if args.epochs else None,
+    }.items() if value is not None}
+    result = _run_experiment(resolve_config(preset=args.preset, overrides=overrides))
+    print(result.table)
+    _print_report_location(result.report_uri)
     return 0
 
 
@@ -186,6 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, default=3)
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(func=_run)
+
+    from orchestration.presets import PRESETS
+
+    study = sub.add_parser("experiment", help="a study: tasks × data sources × backbones × seeds, "
+                           "Table 1 and the full report (Prefect flow 'experiment')")
+    study.add_argument("--preset", default="paper-offline", choices=sorted(PRESETS),
+                       help="named configuration (orchestration/presets.py)")
+    study.add_argument("--tasks", nargs="+", help="catalog tasks (default: the preset's)")
+    study.add_argument("--sources", nargs="+", help="real, zero_shot, few_shot or mixtures such as real:100+few_shot")
+    study.add_argument("--backbones", nargs="+", help="encoders; '' = all-MiniLM-L6-v2")
+    study.add_argument("--seeds", nargs="+", type=int, help="training seeds")
+    study.add_argument("--rows-per-label", type=int, help="synthetic rows per label and mode")
+    study.add_argument("--real-train-rows", type=int, help="0 = matched to a synthetic set")
+    study.add_argument("--test-rows", type=int, help="0 = whole real test split")
+    study.add_argument("--epochs", type=int, help="training epochs")
+    study.add_argument("--max-texts", type=int, help="texts per dataset in the analyses")
+    study.set_defaults(func=_experiment)
 
     predict = sub.add_parser("predict", help="classify texts with a model of the inference service")
     predict.add_argument("--model", required=True, help="model name")

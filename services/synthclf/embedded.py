@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from orchestration.flows import Endpoints
+from orchestration.config import Endpoints
 from synthclf.core.config import Settings
 from synthclf.llm_server import LocalLLMServer
 from synthclf.server import SERVICES, start_server
@@ -29,11 +29,12 @@ def configured_endpoints(settings: Settings) -> Endpoints | None:
 
 
 @contextmanager
-def embedded_stack(settings: Settings) -> Iterator[Endpoints]:
+def embedded_stack(settings: Settings, llm: bool = True) -> Iterator[Endpoints]:
     """Yield service endpoints, starting the all-in-one server (and local LLM) if needed.
 
     Args:
         settings: environment settings.
+        llm: whether the work needs an LLM (generation); False never starts the local one.
 
     Yields:
         The endpoints to give to the flows.
@@ -47,7 +48,7 @@ def embedded_stack(settings: Settings) -> Iterator[Endpoints]:
         yield endpoints
         return
     with ExitStack() as stack:
-        if not settings.llm_base_url:
+        if llm and not settings.llm_base_url:
             llm = stack.enter_context(LocalLLMServer(settings.cache_dir))
             settings = settings.model_copy(update={"llm_base_url": llm.base_url,
                                                    "llm_model": "gemma-3-270m"})

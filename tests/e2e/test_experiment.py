@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.flows import Endpoints, ExperimentConfig, experiment
+from orchestration.config import Endpoints
+from orchestration.flows import experiment
+from orchestration.presets import PRESETS
 from synthclf.core.artifacts import read_manifest
 from synthclf.core.config import get_settings
 from synthclf.llm_server import LocalLLMServer
+from synthclf.core.store import open_store
 from synthclf.server import start_server
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +23,19 @@ def llm_url():
         yield server.base_url
 
 
+def _task_runs(flow_run_id) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        runs = [flow_run_id] + [r.id for r in client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))]
+        return [t for run in runs for t in client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run])))]
+
+
 def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
     monkeypatch.setenv("SYNTHCLF_ARTIFACT_STORE", "s3://synthclf-e2e/artifacts")
@@ -31,18 +46,28 @@ def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch
     monkeypatch.setenv("SYNTHCLF_LLM_BASE_URL", llm_url)
     settings = get_settings()
     running = start_server(["all"], settings, port=0)
-    config = ExperimentConfig(task="sms_spam", rows_per_label=4, real_train_rows=24, test_rows=60,
-                              epochs=1, max_length=32, batch_size=8)
+    config = PRESETS["smoke"]
     try:
-        with prefect_test_harness(server_startup_timeout=120):
-            result = experiment(config, Endpoints.all_in_one(running.address))
+        with prefect_test_harness(server_startup_timeout=None), \
+                temporary_settings(updates={PREFECT_RESULTS_LOCAL_STORAGE_PATH: tmp_path / "results"}):
+            result = experiment(config, endpoints=Endpoints.all_in_one(running.address))
+            store = open_store(settings.artifact_store, settings)
+            artifacts = sorted(store.list(""))
+            again = experiment(config, endpoints=Endpoints.all_in_one(running.address), return_state=True)
+            rerun_tasks = _task_runs(again.state_details.flow_run_id)
+            assert sorted(store.list("")) == artifacts  # the services saw no new job
     finally:
         running.stop(grace_s=1)
 
-    assert set(result.metrics) == {"real", "zero_shot", "few_shot"}
-    for source, values in result.metrics.items():
-        assert 0.0 <= values["macro_f1"] <= 1.0 and 0.0 <= values["accuracy"] <= 1.0, source
-        assert values["support"] == 60, source  # every text of the real test split was scored
+    assert again.result().table == result.table
+    cached = {t.state.name for t in rerun_tasks if t.task_key.split(".")[-1] != "load_model"}
+    assert cached == {"Cached"}, [(t.name, t.state.name) for t in rerun_tasks]
+    assert {o.source for o in result.outcomes} == {"real", "zero_shot", "few_shot"}
+    for outcome in result.outcomes:
+        evaluation = outcome.evaluation
+        assert evaluation is not None, outcome.error
+        assert 0.0 <= evaluation.macro_f1 <= 1.0 and 0.0 <= evaluation.accuracy <= 1.0, outcome.source
+        assert evaluation.support == 60, outcome.source  # every text of the real test split was scored
     report = read_manifest(result.report_uri, settings)
     assert report.kind == "report" and result.report_uri.startswith("s3://synthclf-e2e/")
     evaluations = [read_manifest(u, settings) for u in report.inputs if "/evaluation/" in u]
@@ -51,5 +76,7 @@ def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch
     assert len(test_uris) == 1  # all three models scored on the same real test split
     test_split = read_manifest(test_uris.pop(), settings)
     assert test_split.stats["source"] == "real" and test_split.stats["split"] == "test"
+    assert any("/diversity/" in u for u in result.analysis_uris)
+    assert any("/similarity/" in u for u in result.analysis_uris)
     for source in ("real", "zero_shot", "few_shot"):
-        assert f"{source} (Macro-F1" in result.markdown
+        assert f"{source} (Macro-F1" in result.table and f"{source} (Macro-F1" in result.report_markdown

@@ -1,0 +1,173 @@
+"""Typed parameters of the flows: service endpoints, step options, data sources, experiments.
+
+Everything a flow takes is a pydantic model here, so Prefect derives the deployments'
+parameter schemas (and its UI forms) from the same definitions the Python callers use.
+A zero or empty option means "the service's default" (documented in the protos), so the
+defaults live in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from synthclf.core.config import Settings, get_settings
+
+#: Services a flow talks to.
+SERVICES = ("generation", "training", "inference", "analysis")
+#: Base data sources of the paper's Table 1.
+BASE_SOURCES = ("real", "zero_shot", "few_shot")
+#: Synthetic (LLM-generated) sources, i.e. the generation modes.
+SYNTHETIC_SOURCES = ("zero_shot", "few_shot")
+
+_PART = re.compile(r"^(?P<source>[a-z_]+)(?::(?P<amount>\d+(?:\.\d+)?))?$")
+
+
+class Endpoints(BaseModel):
+    """host:port of each service (all the same address for the all-in-one server)."""
+
+    generation: str = Field(description="Generation service host:port.")
+    training: str = Field(description="Training service host:port.")
+    inference: str = Field(description="Inference service host:port.")
+    analysis: str = Field(description="Analysis service host:port.")
+
+    @classmethod
+    def all_in_one(cls, address: str) -> "Endpoints":
+        """Every service at one address."""
+        return cls(**{service: address for service in SERVICES})
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "Endpoints":
+        """From ``SYNTHCLF_ADDRESS`` / ``SYNTHCLF_<SERVICE>_ADDRESS`` (what a Prefect worker has)."""
+        settings = settings or get_settings()
+        return cls(**{service: settings.service_address(service) for service in SERVICES})
+
+
+class GenerationOptions(BaseModel):
+    """How synthetic sets are generated (``synthclf.v1.GenerateRequest``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows_per_label: int = Field(50, gt=0, description="Accepted synthetic rows per label, per mode.")
+    examples_per_request: int = Field(3, gt=0, description="Few-shot: real examples per LLM request.")
+    temperature: float = Field(0.9, gt=0, le=2.0, description="LLM sampling temperature.")
+    max_words: int = Field(0, ge=0, description="Word limit per text; 0 = the task's max_words (catalog).")
+    diversity_every: int = Field(0, ge=0, description="Diversity prompt every n requests of a label; 0 never.")
+    model: str = Field("", description="LLM model name; '' = the service's SYNTHCLF_LLM_MODEL.")
+
+
+class TrainingOptions(BaseModel):
+    """How classifiers are fine-tuned (``synthclf.v1.TrainRequest``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(3, gt=0, description="Maximum epochs (early stopping on validation Macro-F1).")
+    batch_size: int = Field(16, gt=0, description="Texts per optimizer step.")
+    learning_rate: float = Field(0.0, ge=0, description="Peak AdamW learning rate; 0 = the service's default.")
+    max_length: int = Field(128, gt=0, description="Tokens per text; longer texts are truncated.")
+    quantize_int8: bool = Field(False, description="Also export a dynamic int8 ONNX copy with its measured accuracy change.")
+
+
+class ConcurrencyLimits(BaseModel):
+    """Slots of the Prefect global concurrency limits that keep jobs from starving the machine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generation: int = Field(1, ge=1, description="Generation jobs at once (limit 'synthclf-generation').")
+    training: int = Field(1, ge=1, description="Training and ONNX-export jobs at once (limit 'synthclf-training').")
+    analysis: int = Field(2, ge=1, description="Evaluation, analysis and report jobs at once "
+                          "(limit 'synthclf-analysis'; each evaluation also holds a Predict stream).")
+
+
+class SourcePart(BaseModel):
+    """One base source of a training mixture and how much of it to draw."""
+
+    source: Literal["real", "zero_shot", "few_shot"]
+    count: int = Field(0, ge=0, description="Rows to draw (stratified); 0 with fraction 0 = all rows.")
+    fraction: float = Field(0.0, ge=0, le=1, description="Share of the rows to draw, in (0, 1].")
+
+
+def parse_source(spec: str) -> list[SourcePart]:
+    """Parse a data-source name into its mixture parts.
+
+    ``real``, ``zero_shot`` and ``few_shot`` are the paper's sources; ``a+b`` mixes sources,
+    each optionally with ``:N`` (a row count) or ``:0.F`` (a fraction), e.g.
+    ``real:100+few_shot`` (100 real rows plus the whole few-shot set) or
+    ``real:0.1+zero_shot:0.5``.
+
+    Args:
+        spec: the source name.
+
+    Returns:
+        The parts, in the order given.
+
+    Raises:
+        ValueError: unknown source, repeated source, or an amount that is neither a count
+            nor a fraction in (0, 1].
+    """
+    parts = []
+    for raw in spec.split("+"):
+        match = _PART.match(raw.strip())
+        if not match or match["source"] not in BASE_SOURCES:
+            raise ValueError(f"data source '{spec}': '{raw}' is not one of {', '.join(BASE_SOURCES)} "
+                             "(optionally with :count or :fraction)")
+        amount = match["amount"]
+        if amount is None:
+            parts.append(SourcePart(source=match["source"]))
+        elif "." in amount:
+            if not 0.0 < float(amount) <= 1.0:
+                raise ValueError(f"data source '{spec}': fraction {amount} is not in (0, 1]")
+            parts.append(SourcePart(source=match["source"], fraction=float(amount)))
+        else:
+            if int(amount) == 0:
+                raise ValueError(f"data source '{spec}': a count must be positive")
+            parts.append(SourcePart(source=match["source"], count=int(amount)))
+    names = [p.source for p in parts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"data source '{spec}' names a source twice")
+    return parts
+
+
+class ExperimentConfig(BaseModel):
+    """The experiment matrix — tasks × data sources × backbones × seeds — and its sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("", description="Report title; '' = one naming the tasks.")
+    tasks: list[str] = Field(["sms_spam"], min_length=1, description="Catalog tasks with real data here.")
+    sources: list[str] = Field(
+        list(BASE_SOURCES), min_length=1,
+        description="Training data per model: real, zero_shot, few_shot, or mixtures such as "
+        "'real+zero_shot', 'real:100+few_shot:0.5' (see parse_source).")
+    backbones: list[str] = Field([""], min_length=1, description="Encoders to fine-tune; '' = the "
+                                 "service's default (all-MiniLM-L6-v2, offline).")
+    seeds: list[int] = Field([0], min_length=1, description="Training seeds (weight init, batch order); "
+                             "the data (splits, synthetic sets) are shared across them.")
+    data_seed: int = Field(0, description="Seed of the real train/test split and of generation.")
+    real_train_rows: int = Field(0, ge=0, description="Real training rows (stratified); 0 = as many as "
+                                 "a synthetic set (rows_per_label × labels), a like-for-like comparison.")
+    test_rows: int = Field(0, ge=0, description="Real test rows (stratified); 0 = the whole test split.")
+    generation: GenerationOptions = Field(default_factory=GenerationOptions)
+    training: TrainingOptions = Field(default_factory=TrainingOptions)
+    analyses: bool = Field(True, description="Run diversity, similarity and subjectivity analyses (flow "
+                           "'analyze') before the report.")
+    max_texts: int = Field(0, ge=0, description="Texts per dataset in the analyses; 0 = the service's 1000.")
+    concurrency: ConcurrencyLimits | None = Field(
+        None, description="Set the Prefect concurrency limits to these slots; None keeps the server's "
+        "(creating missing ones with ConcurrencyLimits' defaults).")
+
+    @field_validator("sources")
+    @classmethod
+    def _valid_sources(cls, sources: list[str]) -> list[str]:
+        for spec in sources:
+            parse_source(spec)
+        if len(set(sources)) != len(sources):
+            raise ValueError(f"sources repeat: {sources}")
+        return sources
+
+    def synthetic_modes(self) -> list[str]:
+        """Generation modes some source needs, in :data:`SYNTHETIC_SOURCES` order."""
+        used = {part.source for spec in self.sources for part in parse_source(spec)}
+        return [mode for mode in SYNTHETIC_SOURCES if mode in used]

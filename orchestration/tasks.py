@@ -1,0 +1,206 @@
+"""Prefect tasks: one per service RPC, taking and returning artifact references.
+
+Each task builds its client inside (clients hold channels, which cannot be hashed for
+caching), makes one call and returns URIs — never payloads (style.md §4). Every task that
+reads or produces artifacts is cached across runs by :data:`~orchestration.caching.ARTIFACT_INPUTS`
+with persisted results, retried only on transient failures (UNAVAILABLE / DEADLINE_EXCEEDED,
+which the clients raise as :class:`~synthclf.core.errors.Unavailable`) with exponential
+backoff and jitter, and — for the heavy kinds — runs its RPC while holding a slot of the
+kind's Prefect concurrency limit (:mod:`orchestration.limits`). Progress of long jobs is
+logged (throttled) under the ``synthclf.progress`` logger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from orchestration.caching import ARTIFACT_INPUTS
+from orchestration.config import Endpoints, GenerationOptions, TrainingOptions
+from orchestration.limits import slot
+from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
+from synthclf.core.errors import InvalidInput, Unavailable
+from synthclf.progress_display import ProgressReporter
+from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
+
+
+class RealSplits(BaseModel):
+    """A task's real data as two dataset artifacts."""
+
+    train: str
+    test: str
+
+
+class Evaluation(BaseModel):
+    """An evaluation artifact and its headline metrics on the real test split."""
+
+    uri: str
+    macro_f1: float
+    accuracy: float
+    support: int
+
+
+class Report(BaseModel):
+    """A report artifact (report.md, report.html, figures) and its Markdown."""
+
+    uri: str
+    markdown: str
+
+
+def is_transient(task_obj, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry only on Unavailable (UNAVAILABLE, DEADLINE_EXCEEDED)."""
+    return isinstance(state.result(raise_on_failure=False), Unavailable)
+
+
+#: Retries of every task: 3 more tries after 10, 20 and 40 s (± 50 % jitter), transient errors only.
+RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=10),
+                           "retry_jitter_factor": 0.5, "retry_condition_fn": is_transient}
+#: Cached across runs: results persisted (Prefect's result storage, by default
+#: $PREFECT_HOME/storage, set by PREFECT_RESULTS_LOCAL_STORAGE_PATH), keyed by input content.
+CACHED: dict[str, Any] = {**RETRIES, "cache_policy": ARTIFACT_INPUTS, "persist_result": True}
+_MODES = {"zero_shot": generation_pb2.GENERATION_MODE_ZERO_SHOT,
+          "few_shot": generation_pb2.GENERATION_MODE_FEW_SHOT}
+
+
+def _progress() -> ProgressReporter:
+    """Throttled progress log lines; no bars (tasks run side by side in threads)."""
+    return ProgressReporter(bars=False)
+
+
+@task(**CACHED)
+def import_real_data(endpoints: Endpoints, task_name: str, train_rows: int = 0, test_rows: int = 0,
+                     seed: int = 0) -> RealSplits:
+    """Publish a task's real train and test splits (stratified caps; 0 keeps all rows)."""
+    with GenerationClient(endpoints.generation) as client:
+        train, test = client.import_real_data(task_name, max_train_rows=train_rows,
+                                              max_test_rows=test_rows, seed=seed)
+    return RealSplits(train=train.uri, test=test.uri)
+
+
+@task(**CACHED)
+def generate_dataset(endpoints: Endpoints, task_name: str, mode: str, options: GenerationOptions,
+                     seed: int = 0, examples_uri: str = "") -> str:
+    """Generate a zero-shot or few-shot synthetic set → dataset URI.
+
+    Raises:
+        InvalidInput: unknown mode, or few-shot without ``examples_uri``.
+    """
+    if mode not in _MODES:
+        raise InvalidInput(f"generation mode must be one of {', '.join(_MODES)}, got '{mode}'")
+    if mode == "few_shot" and not examples_uri:
+        raise InvalidInput("few-shot generation needs examples_uri (a real dataset to draw examples from)")
+    request = generation_pb2.GenerateRequest(
+        task=task_name, mode=_MODES[mode], rows_per_label=options.rows_per_label,
+        examples_uri=examples_uri if mode == "few_shot" else "",
+        examples_per_request=options.examples_per_request, temperature=options.temperature,
+        max_words=options.max_words, diversity_every=options.diversity_every, model=options.model,
+        seed=seed)
+    with slot("generation"), GenerationClient(endpoints.generation) as client:
+        return client.generate(request, _progress()).uri
+
+
+@task(**CACHED)
+def train_classifier(endpoints: Endpoints, task_name: str, dataset_uris: list[str], counts: list[int],
+                     fractions: list[float], options: TrainingOptions, backbone: str = "",
+                     seed: int = 0) -> str:
+    """Fine-tune an encoder on a mixture of datasets → model URI.
+
+    Args:
+        dataset_uris: the datasets, concatenated.
+        counts: rows to draw from each (0: see ``fractions``).
+        fractions: share of each to draw (0 with count 0: every row).
+    """
+    data = [training_pb2.TrainingData(uri=uri, count=count, fraction=fraction)
+            for uri, count, fraction in zip(dataset_uris, counts, fractions, strict=True)]
+    request = training_pb2.TrainRequest(
+        task=task_name, data=data, backbone=backbone, epochs=options.epochs,
+        batch_size=options.batch_size, learning_rate=options.learning_rate,
+        max_length=options.max_length, seed=seed)
+    with slot("training"), TrainingClient(endpoints.training) as client:
+        return client.train(request, _progress()).uri
+
+
+@task(**CACHED)
+def export_onnx(endpoints: Endpoints, model_uri: str, quantize_int8: bool = False) -> str:
+    """Export to ONNX with the parity check → onnx-model URI."""
+    with slot("training"), TrainingClient(endpoints.training) as client:
+        return client.export_onnx(model_uri, quantize_int8=quantize_int8, progress=_progress()).uri
+
+
+@task(**RETRIES, cache_policy=NO_CACHE)
+def load_model(endpoints: Endpoints, name: str, onnx_uri: str) -> str:
+    """Load an onnx-model into the inference service → the name it serves under.
+
+    Not cached: it changes the state of a running service, which a restart loses.
+    """
+    with InferenceClient(endpoints.inference) as client:
+        return client.load_model(name, onnx_uri).name
+
+
+@task(**CACHED)
+def evaluate_model(endpoints: Endpoints, model_name: str, onnx_uri: str, test_uri: str,
+                   tags: dict[str, str]) -> Evaluation:
+    """Macro-F1 and accuracy of a served model on a real test split.
+
+    ``onnx_uri`` is the artifact served as ``model_name``: it makes the cache key follow the
+    model's content rather than its serving name.
+    """
+    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri,
+                                           inference_address=endpoints.inference, tags=tags)
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        ref, metrics = client.evaluate(request, _progress())
+    return Evaluation(uri=ref.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy,
+                      support=metrics.support)
+
+
+@task(**CACHED)
+def measure_diversity(endpoints: Endpoints, dataset_uri: str, max_texts: int = 0, seed: int = 0) -> str:
+    """Remote-clique and chamfer diversity of a dataset → diversity URI."""
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        return client.diversity(dataset_uri, max_texts=max_texts, seed=seed, progress=_progress()).diversity.uri
+
+
+@task(**CACHED)
+def measure_similarity(endpoints: Endpoints, dataset_uri: str, real_uri: str, max_texts: int = 0,
+                       seed: int = 0) -> str:
+    """Mean top-5 cosine similarity of a dataset to real data → similarity URI."""
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        return client.similarity(dataset_uri, real_uri, max_texts=max_texts, seed=seed,
+                                 progress=_progress()).similarity.uri
+
+
+@task(**CACHED)
+def instance_subjectivity(endpoints: Endpoints, evaluation_uri: str) -> str:
+    """Accuracy against annotator agreement γ (the paper's Figure 2) → instance-subjectivity URI.
+
+    Returns "" when the evaluation cannot be swept: the service answers InvalidInput when its
+    test split has no per-annotator labels (most corpora), which is known only from the data.
+    """
+    request = analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=evaluation_uri)
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        try:
+            return client.instance_subjectivity(request, _progress()).subjectivity.uri
+        except InvalidInput as exc:
+            get_run_logger().info("no agreement sweep for %s: %s", evaluation_uri, exc.message)
+            return ""
+
+
+@task(**CACHED)
+def task_subjectivity(endpoints: Endpoints, evaluation_uris: list[str]) -> str:
+    """Real → synthetic Macro-F1 gap against task subjectivity → task-subjectivity URI."""
+    with AnalysisClient(endpoints.analysis) as client:
+        return client.task_subjectivity(evaluation_uris).task_subjectivity.uri
+
+
+@task(**CACHED)
+def write_report(endpoints: Endpoints, title: str, evaluation_uris: list[str], input_uris: list[str],
+                 max_texts: int = 0, seed: int = 0) -> Report:
+    """Render the report (Table 1, analyses, figures) → report URI and Markdown."""
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        response = client.report(title, evaluation_uris, input_uris, max_texts=max_texts, seed=seed,
+                                 progress=_progress())
+    return Report(uri=response.report.uri, markdown=response.markdown)
