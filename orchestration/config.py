@@ -79,6 +79,10 @@ class ConcurrencyLimits(BaseModel):
     training: int = Field(1, ge=1, description="Training and ONNX-export jobs at once (limit 'synthclf-training').")
     analysis: int = Field(2, ge=1, description="Evaluation, analysis and report jobs at once "
                           "(limit 'synthclf-analysis'; each evaluation also holds a Predict stream).")
+    heavy: int = Field(1, ge=1, description="Generation and training jobs at once in total (limit "
+                       "'synthclf-heavy'). 1 where the LLM server and training share a few CPUs: on 2 "
+                       "vCPUs a fine-tune beside llama.cpp ran 10-50x slower than alone; raise it when "
+                       "the LLM runs elsewhere (a GPU server, an API).")
 
 
 class SourcePart(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 
@@ -85,6 +86,10 @@ def _run_experiment(config):
     # SIGTERM unwinds like Ctrl-C, so the LLM server, the services and Prefect's temporary
     # API server started below are stopped, not orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # Prefect's temporary API server (started on first use, inheriting this environment) tells
+    # a job waiting for a concurrency slot to retry after up to this many seconds (default 30):
+    # jobs here run one after another, so a long retry interval is idle CPU between them.
+    os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS", "5")
     with embedded_stack(get_settings(), llm=bool(config.synthetic_modes())) as endpoints:
         return experiment(config, endpoints=endpoints)
 
@@ -119,8 +124,8 @@ def _experiment(args: argparse.Namespace) -> int:
     overrides = {key: value for key, value in {
         "tasks": args.tasks, "sources": args.sources, "backbones": args.backbones, "seeds": args.seeds,
         "test_rows": args.test_rows, "real_train_rows": args.real_train_rows, "max_texts": args.max_texts,
-        "generation": {"rows_per_label": args.rows_per_label} if args.rows_per_label else None,
-        "training": {"epochs": args.epochs} if args.epochs else None,
+        "generation": None if args.rows_per_label is None else {"rows_per_label": args.rows_per_label},
+        "training": None if args.epochs is None else {"epochs": args.epochs},
     }.items() if value is not None}
     result = _run_experiment(resolve_config(preset=args.preset, overrides=overrides))
     print(result.table)
