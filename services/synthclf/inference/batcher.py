@@ -8,7 +8,8 @@ their texts by length and cuts them into runs (``plan``) so short texts are not 
 long ones, runs them, and completes each request as soon as its last text is done.
 
 The queue delay is adaptive, unlike a fixed Triton-style ``max_queue_delay``: a request that
-finds the model idle runs at once (no added latency at concurrency 1); while the model is busy
+finds the model idle runs at once, in the caller's own thread (no hand-off, no added latency
+at concurrency 1); while the model is busy
 the worker waits at most ``max_queue_delay_s`` for the queue to hold as many texts as were in
 flight at the end of the previous batch (the callers it has just answered are likely to send
 again, and those already waiting), and then runs what came.
@@ -93,6 +94,7 @@ class DynamicBatcher:
         self._queued_texts = 0
         self._cond = threading.Condition()
         self._closing = False
+        self._running = False
         self._recent_load = 0
         self._last_end = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
@@ -153,6 +155,9 @@ class DynamicBatcher:
         if timeout_s is not None and timeout_s > threading.TIMEOUT_MAX:
             timeout_s = None  # "no deadline" spelled as a huge number
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        request = self._run_here_if_idle(rows, deadline)
+        if request is not None:
+            return request.future.result()
         request = self._enqueue(rows, deadline)
         try:
             return request.future.result(timeout=timeout_s)
@@ -160,6 +165,32 @@ class DynamicBatcher:
             self._withdraw(request)
             raise DeadlineExceeded(f"model {self.name}: deadline of {timeout_s:.3f} s passed "
                                    f"before the {len(rows)} texts were classified") from None
+
+    def _run_here_if_idle(self, rows: Sequence[np.ndarray], deadline: float | None) -> _Request | None:
+        """Run a request in the calling thread when the model is idle (None otherwise).
+
+        Idle: nothing queued or running, and no burst in progress (the last batch ended more
+        than ``max_queue_delay_s`` ago, or served a single caller). Skips two thread hand-offs,
+        so a lone caller sees in-process latency.
+        """
+        if not rows:
+            raise InvalidInput("no texts to classify")
+        with self._cond:
+            if self._closing:
+                raise NotReady(f"model {self.name} is being unloaded")
+            burst = (self._recent_load > 1
+                     and time.monotonic() - self._last_end < self.max_queue_delay_s)
+            if self._queue or self._running or burst:
+                return None
+            self._running = True
+        request = _Request(rows, deadline, time.monotonic())
+        try:
+            self._execute([request])
+        finally:
+            with self._cond:
+                self._running = False
+                self._cond.notify_all()
+        return request
 
     def _withdraw(self, request: _Request) -> None:
         """Take a request its caller gave up on out of the queue, freeing its room."""
@@ -189,12 +220,18 @@ class DynamicBatcher:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
-            self._execute(batch)
+            try:
+                self._execute(batch)
+            finally:
+                with self._cond:
+                    self._running = False
 
     def _take(self) -> list[_Request] | None:
         """Wait for work and form the next batch (None: closed and drained)."""
         with self._cond:
-            while not self._queue and not self._closing:
+            while not self._closing and (not self._queue or self._running):
+                self._cond.wait()
+            while self._running:  # closing: let a caller's own run finish first
                 self._cond.wait()
             if not self._queue:
                 return None
@@ -214,6 +251,7 @@ class DynamicBatcher:
                 batch.append(self._queue.popleft())
             self._queued_texts -= texts
             self._publish_depth()
+            self._running = True
             return batch
 
     def _execute(self, batch: list[_Request]) -> None:

@@ -213,9 +213,13 @@ class OnnxClassifier:
             self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
         except Exception as exc:  # tokenizers raise Exception subclasses of many kinds
             raise IntegrityError(f"cannot load the tokenizer in {self.folder}: {exc}") from exc
+        options = ort.SessionOptions()
+        # Idle intra-op threads sleep instead of spinning: on a CPU shared with gRPC handler
+        # threads (or other processes) spinning halved throughput (benchmarks/README.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
-                str(onnx_path), providers=providers or select_providers()
+                str(onnx_path), options, providers=providers or select_providers()
             )
         except Exception as exc:  # onnxruntime's InvalidProtobuf/Fail are not exported types
             raise IntegrityError(f"cannot load {onnx_path}: {exc}") from exc

@@ -23,6 +23,7 @@ class FakeModel:
 
     def __init__(self, gated: bool = False, seconds: float = 0.0):
         self.runs: list[list[tuple[int, int]]] = []
+        self.threads: list[str] = []
         self.gate = threading.Event()
         self.entered = threading.Event()
         self.seconds = seconds
@@ -35,6 +36,7 @@ class FakeModel:
         assert self.gate.wait(10), "test gate never opened"
         time.sleep(self.seconds)
         self.runs.append([(int(r[0, 0]), r.shape[1]) for r in rows])
+        self.threads.append(threading.current_thread().name)
         return np.array([[r[0, 0], r.shape[1]] for r in rows], dtype=np.float32)
 
 
@@ -119,6 +121,7 @@ def test_idle_model_runs_a_request_at_once_without_the_queue_delay():
         assert time.perf_counter() - started < 0.25  # 5 × 0.5 s if it waited
     finally:
         batcher.close()
+    assert set(model.threads) == {threading.current_thread().name}  # no hand-off to the worker
 
 
 def test_busy_model_waits_for_the_callers_it_just_answered():
@@ -143,6 +146,7 @@ def test_busy_model_waits_for_the_callers_it_just_answered():
     # After the first batch the worker waits for the 4 callers instead of running 1 at a time.
     assert max(len(r) for r in model.runs) == 4
     assert len(model.runs) <= 6
+    assert model.threads.count("batcher model") >= len(model.runs) - 1
 
 
 def test_runs_follow_the_plan_by_length_and_results_keep_input_order():
