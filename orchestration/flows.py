@@ -27,7 +27,7 @@ from orchestration import tasks as steps
 from orchestration.config import (
     Endpoints, ExperimentConfig, GenerationOptions, TrainingOptions, parse_source,
 )
-from orchestration.limits import set_limits
+from orchestration.limits import prepare_limits
 from orchestration.presets import resolve_config
 from orchestration.results import ExperimentResult, RunOutcome, publish_run_artifacts, table1_markdown
 from orchestration.tasks import Evaluation
@@ -79,6 +79,7 @@ def generate_dataset(task: str, mode: str = "zero_shot", options: GenerationOpti
         The dataset URI.
     """
     endpoints = endpoints or Endpoints.from_settings()
+    prepare_limits()
     if mode == "few_shot" and not examples_uri:
         examples_uri = steps.import_real_data(endpoints, task, seed=seed).train
     return steps.generate_dataset(endpoints, task, mode, options or GenerationOptions(), seed, examples_uri)
@@ -120,6 +121,7 @@ def train_classifier(task: str, datasets: list[str], counts: list[int] | None = 
     if not len(datasets) == len(counts) == len(fractions):
         raise InvalidInput(f"{len(datasets)} datasets but {len(counts)} counts and {len(fractions)} fractions")
     endpoints = endpoints or Endpoints.from_settings()
+    prepare_limits()
     model, onnx = _submit_training(endpoints, task, datasets, counts, fractions, options or TrainingOptions(),
                                    backbone, seed)
     return TrainedModel(model_uri=model.result(), onnx_uri=onnx.result())
@@ -148,6 +150,7 @@ def evaluate(onnx_uri: str, test_uri: str, model_name: str = "", tags: dict[str,
         The evaluation artifact and its Macro-F1, accuracy and support.
     """
     endpoints = endpoints or Endpoints.from_settings()
+    prepare_limits()
     name = model_name or split_uri(onnx_uri)[2]
     return _submit_evaluation(endpoints, name, onnx_uri, test_uri, tags or {}).result()
 
@@ -173,6 +176,7 @@ def analyze(data: list[TaskData], evaluation_uris: list[str] | None = None, max_
         The analysis artifact URIs (for the report's inputs).
     """
     endpoints = endpoints or Endpoints.from_settings()
+    prepare_limits()
     evaluation_uris = evaluation_uris or []
     futures = []
     for item in data:
@@ -230,8 +234,7 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
     logger = get_run_logger()
     config = resolve_config(config, preset, overrides)
     endpoints = endpoints or Endpoints.from_settings()
-    if config.concurrency is not None:
-        set_limits(config.concurrency)
+    prepare_limits(config.concurrency)
     title = config.title or f"synthclf experiment: {', '.join(config.tasks)}"
     real = _import_real(endpoints, config)
     synthetic = {(task, mode): steps.generate_dataset.submit(

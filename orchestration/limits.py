@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
@@ -59,8 +60,20 @@ def ensure_limit(field: str) -> None:
         try:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=slots))
             log.info("created Prefect concurrency limit %s with %d slot(s)", name, slots)
-        except ObjectAlreadyExists:
-            pass  # created by a concurrent task
+        except (ObjectAlreadyExists, httpx.HTTPStatusError):
+            # Created concurrently: Prefect 3.8's server answers that race with 409, or with 500
+            # (an unhandled UNIQUE violation on SQLite). Fine if the limit exists now.
+            client.read_global_concurrency_limit_by_name(name)
+
+
+def prepare_limits(limits: ConcurrencyLimits | None = None) -> None:
+    """Before submitting jobs: set every limit to ``limits``, or (None) create the missing ones
+    with their defaults — once, so parallel tasks do not race to create them."""
+    if limits is not None:
+        set_limits(limits)
+        return
+    for field in ConcurrencyLimits.model_fields:
+        ensure_limit(field)
 
 
 def set_limits(limits: ConcurrencyLimits) -> None:

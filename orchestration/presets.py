@@ -6,13 +6,13 @@ Rotten Tomatoes (for IMDB), VADER movie snippets (per-annotator ratings: instanc
 subjectivity) and TREC questions — each with real, zero-shot and few-shot training data and
 the offline default backbone (all-MiniLM-L6-v2).
 
-Its sizes are chosen so the whole study takes about half an hour on a 2-vCPU machine with
-the local Gemma-3-270M (≈ 45 tokens/s): 17 labels × 40 rows per label × 2 modes ≈ 1 360
-accepted synthetic texts at ≈ 0.6 s (zero-shot) and ≈ 1.3 s (few-shot: longer prompts) per
-text ≈ 20–25 min of generation; fifteen MiniLM fine-tunes on 80–240 texts (3 epochs,
-128 tokens — BBC texts are title + lead, ≈ 27 words, and synthetic texts are capped by the
-catalog's max_words, 25–60 words) ≈ 5 min; evaluation on at most 1 000 real test texts per
-task and the analyses on at most 500 texts per dataset ≈ 3 min.
+Its sizes are chosen so the whole study takes about 35 minutes on a quiet 2-vCPU machine with
+the local Gemma-3-270M: 17 labels × 40 rows per label × 2 modes = 1 360 accepted synthetic
+texts at 0.4–0.8 s (zero-shot) and 1.5–3.7 s (few-shot: longer prompts) per text, measured
+(docs/orchestration.md) ≈ 25 min; fifteen MiniLM fine-tunes on 80–240 texts (3 epochs,
+128 tokens: BBC texts are title + lead, ≈ 27 words; synthetic texts are capped by the
+catalog's max_words, 25–60 words, i.e. 50–120 completion tokens) ≈ 5 min; evaluation on at
+most 1 000 real test texts per task and the analyses on at most 500 texts per dataset ≈ 5 min.
 """
 
 from __future__ import annotations
