@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from scipy.spatial.distance import pdist, squareform
 from sklearn.decomposition import PCA
 
@@ -35,6 +35,12 @@ class DiversityScores(BaseModel):
     remote_clique: float = Field(description="Mean cosine distance over pairs of distinct texts.")
     chamfer: float = Field(description="Mean cosine distance of a text to its nearest other text.")
     n: int = Field(description="Texts the scores were computed on.")
+
+    @field_validator("remote_clique", "chamfer", mode="before")
+    @classmethod
+    def _null_is_nan(cls, value):
+        """JSON has no NaN: ``model_dump_json`` writes it as null, so null reads back as NaN."""
+        return math.nan if value is None else value
 
 
 class DiversityResult(BaseModel):

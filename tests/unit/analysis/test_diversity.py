@@ -79,3 +79,16 @@ def test_pca_projection_keeps_groups_and_sizes():
     out = pca_projection(groups)
     assert [v.shape for v in out.values()] == [(20, 2), (10, 2), (0, 2)]
     assert abs(out["real"][:, 0].mean() - out["zero_shot"][:, 0].mean()) > 2  # separated along PC1
+
+
+def test_scores_of_a_single_text_label_survive_a_json_round_trip():
+    """A label with one text has NaN scores; JSON stores them as null and they read back as NaN."""
+    from synthclf.analysis.diversity import DiversityResult, DiversityScores
+
+    lone = DiversityScores(remote_clique=math.nan, chamfer=math.nan, n=1)
+    result = DiversityResult(overall=DiversityScores(remote_clique=0.5, chamfer=0.2, n=3),
+                             per_label={"spam": lone}, n_total=3, max_texts=10, seed=0)
+    restored = DiversityResult.model_validate_json(result.model_dump_json())
+    assert math.isnan(restored.per_label["spam"].remote_clique)
+    assert math.isnan(restored.per_label["spam"].chamfer)
+    assert restored.overall.remote_clique == 0.5
