@@ -217,7 +217,8 @@ def gated(monkeypatch, tmp_path, publish_onnx_model):
 
     monkeypatch.setattr(OnnxClassifier, "run", held_run)
     settings = Settings(artifact_store=str(tmp_path / "artifacts"), cache_dir=tmp_path / "cache",
-                        inference_max_queue_size=8, inference_max_texts_per_request=8, metrics_port=0)
+                        inference_max_queue_size=8, inference_max_texts_per_request=8, metrics_port=0,
+                        inference_model_instances=1)
     running = start_server(["inference"], settings, port=0)
     with InferenceClient(running.address) as client:
         client.load_model("sms", publish_onnx_model(settings, "gated"))

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     inference_max_chars_per_text: int = Field(
         20_000, ge=1, description="Most characters in one text (INVALID_ARGUMENT beyond)."
     )
+    inference_model_instances: int = Field(
+        0, ge=0, description="Batches of one model version that run at once (Triton's "
+        "instance_group count), each with its share of the CPU cores as ONNX Runtime threads; "
+        "0: 2 on CPU (1 with a single core), 1 on CUDA."
+    )
     inference_prefer_gpu: bool = Field(
         True, description="Use ONNX Runtime's CUDAExecutionProvider when it really "
         "initialises; false: always CPUExecutionProvider."

@@ -58,7 +58,7 @@ class _Request:
 
 
 class DynamicBatcher:
-    """Queue + worker thread that batches requests for one model version.
+    """Queue + worker threads that batch requests for one model version.
 
     Args:
         run: runs one batch of encoded texts (e.g. ``OnnxClassifier.run``).
@@ -69,36 +69,42 @@ class DynamicBatcher:
             (0: never wait).
         max_queue_size: most texts waiting; :meth:`submit` raises ResourceExhausted beyond.
         name: for the worker thread and log lines, e.g. ``"sms v2"``.
+        instances: batches that may run at once (like Triton's ``instance_group`` count):
+            one worker thread each; ``run`` must be thread-safe (an ONNX Runtime session is).
         batch_size_metric: observes texts per run (a Prometheus histogram child), optional.
         queue_depth_metric: set to the texts waiting (a Prometheus gauge child), optional.
 
     Raises:
-        InvalidInput: a size below 1 or a negative delay.
+        InvalidInput: a size or instance count below 1, or a negative delay.
     """
 
     def __init__(self, run: RunFn, plan: PlanFn | None = None, *, max_batch_size: int = 32,
                  max_queue_delay_s: float = 0.002, max_queue_size: int = 1024, name: str = "model",
-                 batch_size_metric=None, queue_depth_metric=None):
-        if max_batch_size < 1 or max_queue_size < 1 or max_queue_delay_s < 0:
-            raise InvalidInput(f"batcher needs max_batch_size ≥ 1, max_queue_size ≥ 1 and "
-                               f"max_queue_delay ≥ 0; got {max_batch_size}, {max_queue_size}, "
-                               f"{max_queue_delay_s}")
+                 instances: int = 1, batch_size_metric=None, queue_depth_metric=None):
+        if min(max_batch_size, max_queue_size, instances) < 1 or max_queue_delay_s < 0:
+            raise InvalidInput(f"batcher needs max_batch_size, max_queue_size and instances ≥ 1 "
+                               f"and max_queue_delay ≥ 0; got {max_batch_size}, {max_queue_size}, "
+                               f"{instances}, {max_queue_delay_s}")
         self.run, self.plan = run, plan or plan_in_order
         self.max_batch_size = max_batch_size
         self.max_queue_delay_s = max_queue_delay_s
         self.max_queue_size = max_queue_size
         self.name = name
+        self.instances = instances
         self._batch_size_metric = batch_size_metric
         self._queue_depth_metric = queue_depth_metric
         self._queue: collections.deque[_Request] = collections.deque()
         self._queued_texts = 0
         self._cond = threading.Condition()
         self._closing = False
-        self._running = False
+        self._running = 0  # batches running (worker threads and callers' own runs)
+        self._running_texts = 0
         self._recent_load = 0
         self._last_end = 0.0
-        self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
+                         for _ in range(instances)]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def queued_texts(self) -> int:
@@ -180,17 +186,27 @@ class DynamicBatcher:
                 raise NotReady(f"model {self.name} is being unloaded")
             burst = (self._recent_load > 1
                      and time.monotonic() - self._last_end < self.max_queue_delay_s)
-            if self._queue or self._running or burst:
+            if self._queue or self._running >= self.instances or burst:
                 return None
-            self._running = True
+            self._started(len(rows))
         request = _Request(rows, deadline, time.monotonic())
         try:
             self._execute([request])
         finally:
-            with self._cond:
-                self._running = False
-                self._cond.notify_all()
+            self._finished(len(rows))
         return request
+
+    def _started(self, texts: int) -> None:
+        """Count a batch as running (caller holds the lock)."""
+        self._running += 1
+        self._running_texts += texts
+
+    def _finished(self, texts: int) -> None:
+        """Count a batch as done and wake a worker waiting for a free instance."""
+        with self._cond:
+            self._running -= 1
+            self._running_texts -= texts
+            self._cond.notify_all()
 
     def _withdraw(self, request: _Request) -> None:
         """Take a request its caller gave up on out of the queue, freeing its room."""
@@ -211,8 +227,15 @@ class DynamicBatcher:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        if wait and threading.current_thread() is not self._thread:
-            self._thread.join()
+        if wait:
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join()
+
+    @property
+    def workers_alive(self) -> bool:
+        """Whether any worker thread still runs (False once closed and drained)."""
+        return any(thread.is_alive() for thread in self._threads)
 
     def _publish_depth(self) -> None:
         if self._queue_depth_metric is not None:
@@ -223,36 +246,44 @@ class DynamicBatcher:
             try:
                 self._execute(batch)
             finally:
-                with self._cond:
-                    self._running = False
+                self._finished(sum(len(r.rows) for r in batch))
 
     def _take(self) -> list[_Request] | None:
-        """Wait for work and form the next batch (None: closed and drained)."""
+        """Wait for work and a free instance, form the next batch (None: closed and drained).
+
+        While the lock is released (waits), other workers, callers' own runs and callers
+        giving up change the queue, so the conditions are checked again after every wait.
+        """
         with self._cond:
-            while not self._closing and (not self._queue or self._running):
-                self._cond.wait()
-            while self._running:  # closing: let a caller's own run finish first
-                self._cond.wait()
-            if not self._queue:
-                return None
-            busy = time.monotonic() - self._last_end < self.max_queue_delay_s
-            target = min(self._recent_load, self.max_batch_size) if busy else 0
-            if self._queued_texts < target:
+            while True:
+                while not (self._queue and self._running < self.instances):
+                    if self._closing and not self._queue:
+                        return None
+                    self._cond.wait()
+                busy = time.monotonic() - self._last_end < self.max_queue_delay_s
+                share = -(-self._recent_load // self.instances)  # ceil: this instance's part
+                target = min(share, self.max_batch_size) if busy else 0
                 until = time.monotonic() + self.max_queue_delay_s
-                while self._queued_texts < target and not self._closing:
+                while self._queue and self._queued_texts < target and not self._closing:
                     left = until - time.monotonic()
                     if left <= 0:
                         break
                     self._cond.wait(left)
-            batch = [self._queue.popleft()]
-            texts = len(batch[0].rows)
-            while self._queue and texts + len(self._queue[0].rows) <= self.max_batch_size:
-                texts += len(self._queue[0].rows)
-                batch.append(self._queue.popleft())
-            self._queued_texts -= texts
-            self._publish_depth()
-            self._running = True
-            return batch
+                if self._queue and self._running < self.instances:
+                    return self._pop_batch()
+
+    def _pop_batch(self) -> list[_Request]:
+        """Take queued requests in arrival order up to ``max_batch_size`` texts (at least one
+        request); the caller holds the lock."""
+        batch = [self._queue.popleft()]
+        texts = len(batch[0].rows)
+        while self._queue and texts + len(self._queue[0].rows) <= self.max_batch_size:
+            texts += len(self._queue[0].rows)
+            batch.append(self._queue.popleft())
+        self._queued_texts -= texts
+        self._publish_depth()
+        self._started(texts)
+        return batch
 
     def _execute(self, batch: list[_Request]) -> None:
         """Drop expired requests, run the rest by length, complete each as it finishes."""
@@ -280,8 +311,9 @@ class DynamicBatcher:
                 if not request.future.done():
                     request.future.set_exception(exc)
         self._last_end = time.monotonic()
-        # Callers active now: those just answered (likely to send again) + those waiting.
-        self._recent_load = sum(len(r.rows) for r in batch) + self._queued_texts
+        # Callers active now: those just answered (likely to send again), those waiting and
+        # those of batches still running.
+        self._recent_load = self._queued_texts + self._running_texts
         if log.isEnabledFor(logging.DEBUG) and owners:
             self._log_batch(batch, owners, runs, started)
 

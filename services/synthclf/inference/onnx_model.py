@@ -181,6 +181,7 @@ class OnnxClassifier:
         providers: list[str] | None = None,
         max_length: int | None = None,
         max_batch_size: int = MAX_SUB_BATCH,
+        intra_op_threads: int = 0,
     ):
         """Load ``model.onnx``, the tokenizer and ``labels.json`` from ``folder``; check them.
 
@@ -192,6 +193,7 @@ class OnnxClassifier:
             providers: onnxruntime providers; None: :func:`select_providers`.
             max_length: truncation length in tokens; None: the export's (``parity.json``).
             max_batch_size: most texts per run in :meth:`predict_batch` (≥ 1).
+            intra_op_threads: ONNX Runtime threads per run; 0: its default (one per core).
 
         Raises:
             IntegrityError: ``model.onnx`` or ``labels.json`` is missing or unreadable, the
@@ -217,6 +219,7 @@ class OnnxClassifier:
         # Idle intra-op threads sleep instead of spinning: on a CPU shared with gRPC handler
         # threads (or other processes) spinning halved throughput (benchmarks/README.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.intra_op_num_threads = max(0, intra_op_threads)
         try:
             self.session = ort.InferenceSession(
                 str(onnx_path), options, providers=providers or select_providers()

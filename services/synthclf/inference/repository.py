@@ -11,6 +11,7 @@ never drops a request that was already in flight or queued.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,11 +23,23 @@ from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.store import open_store
 from synthclf.inference.batcher import DynamicBatcher
-from synthclf.inference.onnx_model import OnnxClassifier, select_providers
+from synthclf.inference.onnx_model import CUDA, OnnxClassifier, select_providers
 
 log = logging.getLogger("synthclf.inference")
 #: Artifact kind the repository serves.
 ONNX_KIND = "onnx-model"
+
+
+def model_instances(settings: Settings, provider: str) -> tuple[int, int]:
+    """(batches run at once, ONNX Runtime threads per run) for a model on ``provider``.
+
+    ``inference_model_instances`` 0 means 2 on CPU — two single-threaded runs side by side
+    beat one two-threaded run (290 vs 190 texts/s on 2 vCPUs, benchmarks/README.md) and
+    leave a core to the gRPC threads — and 1 on CUDA. CPU cores are split evenly.
+    """
+    cores = len(os.sched_getaffinity(0))
+    instances = settings.inference_model_instances or (1 if provider == CUDA else min(2, cores))
+    return instances, (0 if provider == CUDA else max(1, cores // instances))
 
 
 @dataclass(frozen=True)
@@ -123,9 +136,11 @@ class ModelRepository:
             if newest is not None and newest.artifact.id == artifact.ref.id:
                 log.info("model '%s' version %d already serves %s", name, newest.version, uri)
                 return newest
+            providers = select_providers(self.settings.inference_prefer_gpu)
             classifier = OnnxClassifier(
-                artifact.path, providers=select_providers(self.settings.inference_prefer_gpu),
-                max_batch_size=self.settings.inference_max_batch_size)
+                artifact.path, providers=providers,
+                max_batch_size=self.settings.inference_max_batch_size,
+                intra_op_threads=model_instances(self.settings, providers[0])[1])
             with self._lock:
                 version = self._last_version.get(name, 0) + 1
                 self._last_version[name] = version

@@ -23,7 +23,7 @@ from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, SynthclfError
 from synthclf.inference.batcher import DynamicBatcher
 from synthclf.inference.metrics import InferenceMetrics
-from synthclf.inference.repository import LoadedModel, ModelRepository
+from synthclf.inference.repository import LoadedModel, ModelRepository, model_instances
 
 __all__ = ["InferenceCore", "LoadedModel", "Predictions"]
 
@@ -212,6 +212,7 @@ class InferenceCore:
             max_queue_delay_s=settings.inference_max_queue_delay_ms / 1000,
             max_queue_size=settings.inference_max_queue_size,
             name=f"'{model.name}' v{model.version}",
+            instances=model_instances(settings, model.execution_provider)[0],
             batch_size_metric=batch_size, queue_depth_metric=queue_depth)
 
     def _retired(self, model: LoadedModel) -> None:

@@ -206,3 +206,20 @@ def test_bad_sizes_are_invalid(kwargs):
 def test_empty_request_is_invalid(gated):
     with pytest.raises(InvalidInput, match="no texts"):
         gated[1].submit([])
+
+
+def test_instances_run_batches_side_by_side():
+    model = FakeModel(gated=True)
+    batcher = DynamicBatcher(model.run, max_batch_size=2, max_queue_delay_s=0, instances=2)
+    try:
+        futures = [batcher.submit([row(i), row(i)]) for i in range(3)]
+        deadline = time.monotonic() + 5
+        while batcher.queued_texts > 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert batcher.queued_texts == 2  # two batches taken at once, the third waits
+        model.gate.set()
+        assert [int(f.result(5)[0, 0]) for f in futures] == [0, 1, 2]
+    finally:
+        model.gate.set()
+        batcher.close()
+    assert not batcher.workers_alive

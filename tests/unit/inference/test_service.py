@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -134,7 +135,9 @@ def test_other_artifact_kinds_are_refused(core, settings, tiny_onnx_folders):
         core.load("sms", ref.uri)
 
 
-def test_unload_while_requests_are_queued_loses_none(core, settings, publish_tiny, expected):
+def test_unload_while_requests_are_queued_loses_none(tmp_path, publish_tiny, expected):
+    settings = Settings(artifact_store=str(tmp_path / "store"), inference_model_instances=1)
+    core = InferenceCore(settings)
     core.load("sms", publish_tiny(settings))
     with core.repository.lease("sms") as live:
         gate, entered, run = threading.Event(), threading.Event(), live.batcher.run
@@ -160,8 +163,9 @@ def test_unload_while_requests_are_queued_loses_none(core, settings, publish_tin
     assert entered.wait(5)
     for t in threads[1:]:
         t.start()
-    while live.batcher.queued_texts < len(TEXTS) - 1:
-        threading.Event().wait(0.01)
+    deadline = time.monotonic() + 10
+    while live.batcher.queued_texts < len(TEXTS) - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert [m.version for m in core.unload("sms")] == [1]
     with pytest.raises(NotFound):
         core.predict("sms", ["hi"])
@@ -170,8 +174,8 @@ def test_unload_while_requests_are_queued_loses_none(core, settings, publish_tin
         t.join(10)
     assert errors == [] and sorted(results) == list(range(len(TEXTS)))
     np.testing.assert_allclose(np.stack([results[i] for i in range(len(TEXTS))]), expected[0], atol=1e-6)
-    live.batcher._thread.join(5)
-    assert not live.batcher._thread.is_alive()  # closed once its last request finished
+    live.batcher.close()  # already closed once its last request finished: returns at once
+    assert not live.batcher.workers_alive
 
 
 def test_metrics_count_requests_by_code_batches_and_queue(core, settings, publish_tiny):
