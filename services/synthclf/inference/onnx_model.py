@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,12 @@ CPU = "CPUExecutionProvider"
 MAX_SUB_BATCH = 32
 #: Truncation length of exports without a ``parity.json`` (older exports).
 DEFAULT_MAX_LENGTH = 128
-#: Fixed cost of one CPU run in token-equivalents: all-MiniLM-L6-v2 on 2 vCPU (AMD EPYC),
-#: ~2 ms per run against ~0.12 ms per padded token (measured; benchmarks/README.md).
-RUN_OVERHEAD_TOKENS = 16
-#: The same on CUDA, where a token costs far less than a kernel launch (a run ≈ 512 tokens).
-GPU_RUN_OVERHEAD_TOKENS = 512
+#: Fixed cost of one run in token-equivalents when not measured: all-MiniLM-L6-v2 on 2 vCPU
+#: (AMD EPYC), ~1.8 ms per run against ~0.16 ms per padded token. Each loaded model measures
+#: its own (:meth:`OnnxClassifier.measure_run_overhead`).
+RUN_OVERHEAD_TOKENS = 11
+#: Bounds of a measured run overhead, token-equivalents.
+OVERHEAD_BOUNDS = (1.0, 4096.0)
 #: Most padded tokens per run: beyond ~2048 the CPU cost per token rises (cache misses).
 MAX_TOKENS_PER_RUN = 2048
 #: ONNX IR version of the CUDA probe graph (IR 8 = opset 17's release, readable by any ORT).
@@ -238,11 +240,39 @@ class OnnxClassifier:
         self._pad = np.array([pad_id if n == "input_ids" else 0 for n in self.input_names],
                              dtype=np.int64)
         self._left = self.tokenizer.padding_side == "left"
-        self.run_overhead_tokens = (RUN_OVERHEAD_TOKENS if self.execution_provider == CPU
-                                    else GPU_RUN_OVERHEAD_TOKENS)
         self.run(self.encode(["warm-up"]))
-        logger.info("loaded %s: %d labels on %s, max_length %d", onnx_path, len(self.labels),
-                    self.execution_provider, self.max_length)
+        self.run_overhead_tokens = self.measure_run_overhead()
+        logger.info("loaded %s: %d labels on %s, max_length %d, a run costs as much as %.0f "
+                    "tokens", onnx_path, len(self.labels), self.execution_provider,
+                    self.max_length, self.run_overhead_tokens)
+
+    def measure_run_overhead(self, tokens: int = 16, texts: int = 8, repeats: int = 3) -> float:
+        """Fixed cost of one run in token-equivalents, for :func:`plan_runs`.
+
+        Times runs of 1 and of ``texts`` texts of ``tokens`` tokens (best of ``repeats``, so
+        other processes disturb it little) and fits ``time = overhead + per_token × tokens``.
+        On CPU a run costs about as much as ten to twenty tokens; on CUDA, hundreds.
+
+        Returns:
+            The overhead, within :data:`OVERHEAD_BOUNDS`; :data:`RUN_OVERHEAD_TOKENS` when the
+            timings are unusable (the larger run was not slower).
+        """
+        probe = self.encode([" ".join(["word"] * tokens)])[0][:, :tokens]
+
+        def best(n: int) -> float:
+            """Shortest of ``repeats`` runs of ``n`` probe texts, seconds."""
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                self.run([probe] * n)
+                times.append(time.perf_counter() - start)
+            return min(times)
+
+        one, many = best(1), best(texts)
+        per_token = (many - one) / ((texts - 1) * probe.shape[1])
+        if per_token <= 0:
+            return float(RUN_OVERHEAD_TOKENS)
+        return float(np.clip(one / per_token - probe.shape[1], *OVERHEAD_BOUNDS))
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
         """Tokenize texts (truncated to ``max_length``), one array per text.

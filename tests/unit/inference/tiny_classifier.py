@@ -13,12 +13,12 @@ LABELS = ["ham", "spam"]
 #: Truncation length the tiny model is exported with (read back from parity.json).
 MAX_LENGTH = 48
 TEXTS = [
-    "win a free phone now, reply YES to claim your prize before midnight tonight!!!",
-    "ok",
-    "see you at lunch",
-    "URGENT: your account has been selected for a cash reward, call 0800 now",
-    "can you pick up milk on the way home? thanks",
-    "hi",
+    "Congratulations, you won a cruise! Text CRUISE to 80080 before Friday to claim it",
+    "k",
+    "on my way, ten minutes",
+    "Your loan is pre-approved: reply LOAN for cash today, no credit checks",
+    "mum says dinner is at seven, can you bring the salad and some bread?",
+    "yo",
 ]
 
 
