@@ -421,8 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     from synthclf.inference.repository import model_instances
 
-    instances, threads = model_instances(Settings(), info.execution_provider)
-    print(f"service: {instances} model instances x {threads or 'default'} ONNX Runtime threads, "
+    settings = Settings()
+    print(f"service: {model_instances(settings, info.execution_provider)} model instances, "
+          f"{settings.inference_intra_op_threads or 'default'} ONNX Runtime threads per run, "
           f"max batch {args.batch_size}; {args.rounds} rounds")
     print(f"execution provider {info.execution_provider}; 1-min load before {load_before[0]:.2f}, "
           f"after {load_after[0]:.2f}" + (" (> 1: numbers provisional)" if max(load_before[0], load_after[0]) > 1 else ""))

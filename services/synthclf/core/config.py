@@ -71,8 +71,12 @@ class Settings(BaseSettings):
     )
     inference_model_instances: int = Field(
         0, ge=0, description="Batches of one model version that run at once (Triton's "
-        "instance_group count), each with its share of the CPU cores as ONNX Runtime threads; "
-        "0: 2 on CPU (1 with a single core), 1 on CUDA."
+        "instance_group count), sharing one ONNX Runtime session; 0: 2 on CPU (1 with a "
+        "single core), 1 on CUDA."
+    )
+    inference_intra_op_threads: int = Field(
+        0, ge=0, description="ONNX Runtime threads per run (intra-op); 0: its default, one per "
+        "core (an idle model then runs a lone request on every core)."
     )
     inference_prefer_gpu: bool = Field(
         True, description="Use ONNX Runtime's CUDAExecutionProvider when it really "

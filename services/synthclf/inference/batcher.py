@@ -1,19 +1,20 @@
 """Dynamic batching: requests from many callers run together in ONNX Runtime.
 
 One :class:`DynamicBatcher` serves one live model version. Callers tokenize in their own
-thread (the gRPC handler: parallel, off the batching loop), then :meth:`DynamicBatcher.submit`
-their encoded texts to a bounded queue (counted in texts; full → ``ResourceExhausted``). A
-worker thread takes queued requests in arrival order up to ``max_batch_size`` texts, sorts
-their texts by length and cuts them into runs (``plan``) so short texts are not padded to
-long ones, runs them, and completes each request as soon as its last text is done.
+thread (the gRPC handler: parallel, off the batching loop), then queue their encoded texts
+(bounded, counted in texts; full → ``ResourceExhausted``). Worker threads — one per model
+instance, like Triton's ``instance_group`` — take queued requests in arrival order up to
+``max_batch_size`` texts, sort their texts by length and cut them into runs (``plan``) so
+short texts are not padded to long ones, run them, and complete each request as soon as its
+last text is done.
 
 The queue delay is adaptive, unlike a fixed Triton-style ``max_queue_delay``: a request that
 finds the model idle runs at once, in the caller's own thread (no hand-off, no added latency
-at concurrency 1); while the model is busy
-the worker waits at most ``max_queue_delay_s`` for the queue to hold as many texts as were in
-flight at the end of the previous batch (the callers it has just answered are likely to send
-again, and those already waiting), and then runs what came.
-Requests whose deadline passed while queued are dropped with ``DeadlineExceeded`` unrun.
+at concurrency 1); while the model is busy a free worker waits at most
+``max_queue_delay_s`` for its share of the texts that were in flight when the previous batch
+ended (the callers just answered are likely to send again), then runs what came. Requests
+whose deadline passed while queued are dropped unrun (``DeadlineExceeded``), and a caller
+that gives up takes its request out of the queue.
 """
 
 from __future__ import annotations

@@ -30,16 +30,16 @@ log = logging.getLogger("synthclf.inference")
 ONNX_KIND = "onnx-model"
 
 
-def model_instances(settings: Settings, provider: str) -> tuple[int, int]:
-    """(batches run at once, ONNX Runtime threads per run) for a model on ``provider``.
+def model_instances(settings: Settings, provider: str) -> int:
+    """Batches of one model version that run at once on ``provider``.
 
-    ``inference_model_instances`` 0 means 2 on CPU — two single-threaded runs side by side
-    beat one two-threaded run (290 vs 190 texts/s on 2 vCPUs, benchmarks/README.md) and
-    leave a core to the gRPC threads — and 1 on CUDA. CPU cores are split evenly.
+    ``inference_model_instances`` 0 means 2 on CPU and 1 on CUDA: two runs side by side keep
+    the cores busy while one run is between operators (on 2 vCPUs two single-threaded runs
+    did 290 texts/s against 190 for one two-threaded run, benchmarks/README.md); the runs
+    share one session and its intra-op threads, so a lone request still uses every core.
     """
     cores = len(os.sched_getaffinity(0))
-    instances = settings.inference_model_instances or (1 if provider == CUDA else min(2, cores))
-    return instances, (0 if provider == CUDA else max(1, cores // instances))
+    return settings.inference_model_instances or (1 if provider == CUDA else min(2, cores))
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class ModelRepository:
             classifier = OnnxClassifier(
                 artifact.path, providers=providers,
                 max_batch_size=self.settings.inference_max_batch_size,
-                intra_op_threads=model_instances(self.settings, providers[0])[1])
+                intra_op_threads=self.settings.inference_intra_op_threads)
             with self._lock:
                 version = self._last_version.get(name, 0) + 1
                 self._last_version[name] = version

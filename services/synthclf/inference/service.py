@@ -212,7 +212,7 @@ class InferenceCore:
             max_queue_delay_s=settings.inference_max_queue_delay_ms / 1000,
             max_queue_size=settings.inference_max_queue_size,
             name=f"'{model.name}' v{model.version}",
-            instances=model_instances(settings, model.execution_provider)[0],
+            instances=model_instances(settings, model.execution_provider),
             batch_size_metric=batch_size, queue_depth_metric=queue_depth)
 
     def _retired(self, model: LoadedModel) -> None:
