@@ -27,11 +27,9 @@ from prefect.cache_policies import TASK_SOURCE, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
 
-from synthclf.core.artifacts import split_uri
+from synthclf.core.artifacts import read_manifest_bytes, split_uri
 from synthclf.core.config import get_settings
 from synthclf.core.errors import InvalidInput, NotFound, SynthclfError
-from synthclf.core.manifest import MANIFEST_NAME
-from synthclf.core.store import open_store
 
 log = logging.getLogger("synthclf.orchestration")
 _SCHEMES = ("file://", "s3://")
@@ -54,12 +52,10 @@ def manifest_digest(uri: str) -> str | None:
     Raises:
         Unavailable: the store cannot be reached (the caller decides not to cache).
     """
-    location, kind, artifact_id = split_uri(uri)
     try:
-        raw = open_store(location, get_settings()).get_bytes(f"{kind}/{artifact_id}/{MANIFEST_NAME}")
+        return hashlib.sha256(read_manifest_bytes(uri)).hexdigest()
     except NotFound:
         return None
-    return hashlib.sha256(raw).hexdigest()
 
 
 def artifact_uris(value: Any) -> list[str]:

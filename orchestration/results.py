@@ -45,11 +45,6 @@ class ExperimentResult(BaseModel):
     report_markdown: str = ""
     analysis_uris: list[str] = Field(default_factory=list)
 
-    def metrics(self, task: str, source: str) -> list[Evaluation]:
-        """Evaluations of ``task`` trained on ``source`` (one per backbone and seed)."""
-        return [o.evaluation for o in self.outcomes
-                if o.task == task and o.source == source and o.evaluation is not None]
-
 
 def _column(source: str, backbone: str, backbones: list[str]) -> str:
     return f"{source} [{backbone or 'default'}]" if len(backbones) > 1 else source

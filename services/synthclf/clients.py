@@ -20,7 +20,7 @@ from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.auth import open_channel
 from synthclf.core.config import get_settings
 from synthclf.core.errors import SynthclfError, Unavailable, error_from_status
-from synthclf.core.grpc_server import progress_from_proto, ref_from_proto
+from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, progress_from_proto, ref_from_proto
 from synthclf.core.progress import ProgressFn
 from synthclf.progress_display import ProgressReporter
 from synthclf.v1 import (
@@ -34,8 +34,6 @@ M = TypeVar("M")
 SHORT_DEADLINE_S = 120.0
 #: Deadline of jobs: generation, training, export, evaluation (seconds).
 JOB_DEADLINE_S = 6 * 3600.0
-#: 64 MiB: prediction batches of long texts exceed gRPC's 4 MiB default.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 def _raise(exc: grpc.RpcError) -> SynthclfError:
@@ -52,10 +50,7 @@ class _Client:
         self.address = address or settings.service_address(self.service)
         self.timeout_s = timeout_s
         # TLS and the bearer token come from settings (synthclf.core.auth).
-        self.channel = open_channel(self.address, settings, options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ])
+        self.channel = open_channel(self.address, settings, options=MESSAGE_SIZE_OPTIONS)
 
     def close(self) -> None:
         """Close the channel."""

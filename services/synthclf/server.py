@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from synthclf.core.auth import AuthInterceptor, read_token, server_credentials
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
-from synthclf.core.grpc_server import ErrorInterceptor, HealthReporter
+from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, ErrorInterceptor, HealthReporter
 from synthclf.v1 import (
     analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
     inference_pb2_grpc, training_pb2, training_pb2_grpc,
@@ -164,8 +164,7 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
         max_workers = max(max_workers, settings.inference_grpc_threads)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
                          interceptors=[*([AuthInterceptor(token)] if token else []), ErrorInterceptor()],
-                         options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                                  ("grpc.max_send_message_length", 64 * 1024 * 1024)])
+                         options=MESSAGE_SIZE_OPTIONS)
     cores = dict(_build(name, settings, server) for name in wanted)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

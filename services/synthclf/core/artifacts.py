@@ -163,8 +163,8 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def read_manifest(uri: str, settings: Settings | None = None) -> Manifest:
-    """Read an artifact's manifest without fetching its files.
+def read_manifest_bytes(uri: str, settings: Settings | None = None) -> bytes:
+    """The bytes of an artifact's ``manifest.json`` as stored (e.g. to hash them).
 
     Raises:
         NotFound: no manifest at ``uri`` (never published, or publish interrupted).
@@ -172,10 +172,18 @@ def read_manifest(uri: str, settings: Settings | None = None) -> Manifest:
     location, kind, artifact_id = split_uri(uri)
     store = open_store(location, settings or get_settings())
     try:
-        raw = store.get_bytes(f"{kind}/{artifact_id}/{MANIFEST_NAME}")
+        return store.get_bytes(f"{kind}/{artifact_id}/{MANIFEST_NAME}")
     except NotFound as exc:
         raise NotFound(f"no artifact at {uri} (manifest.json missing)") from exc
-    return Manifest.model_validate_json(raw)
+
+
+def read_manifest(uri: str, settings: Settings | None = None) -> Manifest:
+    """Read an artifact's manifest without fetching its files.
+
+    Raises:
+        NotFound: no manifest at ``uri`` (never published, or publish interrupted).
+    """
+    return Manifest.model_validate_json(read_manifest_bytes(uri, settings))
 
 
 def fetch(uri: str, settings: Settings | None = None) -> LocalArtifact:

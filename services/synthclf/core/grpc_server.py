@@ -26,6 +26,11 @@ from synthclf.v1 import common_pb2
 log = logging.getLogger("synthclf.grpc")
 T = TypeVar("T")
 R = TypeVar("R")
+#: 64 MiB: prediction batches of long texts exceed gRPC's 4 MiB default.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: Channel/server options of every synthclf server and client: the message size limits.
+MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:

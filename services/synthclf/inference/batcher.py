@@ -131,12 +131,9 @@ class DynamicBatcher:
 
     def _enqueue(self, rows: Sequence[np.ndarray], deadline: float | None) -> _Request:
         """Append a request to the queue (see :meth:`submit`)."""
-        if not rows:
-            raise InvalidInput("no texts to classify")
         request = _Request(rows, deadline, time.monotonic())
         with self._cond:
-            if self._closing:
-                raise NotReady(f"model {self.name} is being unloaded")
+            self._check_admissible(rows)
             if self._queued_texts + len(rows) > self.max_queue_size:
                 raise ResourceExhausted(
                     f"model {self.name}: queue full ({self._queued_texts} texts waiting, "
@@ -180,11 +177,8 @@ class DynamicBatcher:
         than ``max_queue_delay_s`` ago, or served a single caller). Skips two thread hand-offs,
         so a lone caller sees in-process latency.
         """
-        if not rows:
-            raise InvalidInput("no texts to classify")
         with self._cond:
-            if self._closing:
-                raise NotReady(f"model {self.name} is being unloaded")
+            self._check_admissible(rows)
             burst = (self._recent_load > 1
                      and time.monotonic() - self._last_end < self.max_queue_delay_s)
             if self._queue or self._running >= self.instances or burst:
@@ -196,6 +190,13 @@ class DynamicBatcher:
         finally:
             self._finished(len(rows))
         return request
+
+    def _check_admissible(self, rows: Sequence[np.ndarray]) -> None:
+        """InvalidInput for no texts, NotReady once closing (caller holds the lock)."""
+        if not rows:
+            raise InvalidInput("no texts to classify")
+        if self._closing:
+            raise NotReady(f"model {self.name} is being unloaded")
 
     def _started(self, texts: int) -> None:
         """Count a batch as running (caller holds the lock)."""
