@@ -9,7 +9,7 @@ STAMP := .make
 # synthclf.v1 and the vendored Open Inference Protocol (KServe v2, package `inference`).
 PROTOS := $(wildcard protos/synthclf/v1/*.proto) $(wildcard protos/synthclf/oip/*.proto)
 
-.PHONY: setup run test test-fast protos validate-deploy clean
+.PHONY: setup run test test-fast test-compose protos validate-deploy clean
 
 setup: $(STAMP)/data $(STAMP)/llama $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf
 
@@ -59,6 +59,11 @@ test: setup
 
 test-fast: setup
 	@$(PY) -m pytest -q -m "not e2e"
+
+# Builds the images and runs the stack for real (deploy/test-compose.sh; docs/deploy.md): needs
+# root or a Docker Engine; installs Debian's docker.io when no engine answers.
+test-compose: setup
+	@PYTHON="$(abspath $(PY))" bash deploy/test-compose.sh
 
 validate-deploy: setup
 	@PATH="$(abspath $(VENV))/bin:$$PATH" bash deploy/validate.sh

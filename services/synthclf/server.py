@@ -185,6 +185,8 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
         closers.insert(0, lambda: (httpd.shutdown(), httpd.server_close()))
     server.start()
     reporter.start()
+    if INFERENCE_SERVICE in cores:  # NOT_SERVING until SYNTHCLF_INFERENCE_MODELS are loaded
+        cores[INFERENCE_SERVICE].start(on_ready=reporter.refresh)
     address = f"{host}:{bound}"
     log.info("serving %s on %s (%s, %s; artifact store %s; metrics %s)", ", ".join(wanted), address,
              "TLS" if credentials else "plaintext", "bearer token" if token else "no authentication",

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         True, description="Use ONNX Runtime's CUDAExecutionProvider when it really "
         "initialises; false: always CPUExecutionProvider."
     )
+    inference_models: str = Field(
+        "", description="Models an inference server loads at start-up: "
+        "name=artifact-uri[,name=artifact-uri…]. Its readiness (grpc.health.v1) is NOT_SERVING "
+        "until all are loaded, so replicas started with the same value serve the same models."
+    )
     inference_grpc_threads: int = Field(
         128, ge=1, description="gRPC handler threads of a server hosting inference (each "
         "waiting Predict call holds one; at least the expected concurrent callers)."

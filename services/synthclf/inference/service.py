@@ -24,6 +24,7 @@ from synthclf.core.errors import InvalidInput, SynthclfError
 from synthclf.inference.batcher import DynamicBatcher
 from synthclf.inference.metrics import InferenceMetrics
 from synthclf.inference.repository import LoadedModel, ModelRepository, model_instances
+from synthclf.inference.startup import StartupModels, parse_startup_models
 
 __all__ = ["InferenceCore", "LoadedModel", "Predictions"]
 
@@ -67,10 +68,12 @@ class InferenceCore:
         registry: this core's Prometheus registry (requests_total, request latency histogram,
             batch-size histogram, queue-depth gauge), not the global ``REGISTRY``.
         metrics: the collectors in ``registry``.
+        startup: the ``inference_models`` this core loads when :meth:`start` is called;
+            :meth:`check` fails until they are loaded.
 
     Raises:
         InvalidInput: ``inference_max_texts_per_request`` exceeds ``inference_max_queue_size``
-            (such a request could never be queued).
+            (such a request could never be queued), or ``inference_models`` is malformed.
     """
 
     def __init__(self, settings: Settings):
@@ -85,10 +88,18 @@ class InferenceCore:
         self.repository = ModelRepository(settings, self._make_batcher, self._retired)
         self._listeners: list[Callable[[str, bool], None]] = []
         self._listeners_lock = threading.Lock()
+        self.startup = StartupModels(self, parse_startup_models(settings.inference_models))
+
+    def start(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Begin loading the start-up models in the background (the server calls it once it
+        answers health checks); ``on_ready()`` runs when the last one has loaded."""
+        self.startup.start(on_ready)
 
     def check(self) -> None:
-        """Readiness: the artifact store is reachable (raises Unavailable otherwise)."""
+        """Readiness: the artifact store is reachable and every start-up model is loaded
+        (raises Unavailable otherwise, naming what is missing)."""
         self.repository.check()
+        self.startup.check()
 
     def load(self, name: str, uri: str) -> LoadedModel:
         """Fetch (sha256-verified), verify and load an onnx-model artifact as a new version.
@@ -181,6 +192,7 @@ class InferenceCore:
 
     def close(self) -> None:
         """Unload every model; queued requests finish first (server shutdown)."""
+        self.startup.stop()
         self.repository.close()
 
     def _check_limits(self, texts: list[str]) -> None:
