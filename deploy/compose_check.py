@@ -207,11 +207,15 @@ def check_inference(address: str, metrics_address: str) -> dict:
     say(f"Triton client (OIP): live, ready, labels {triton['labels']}, same probabilities")
     with urllib.request.urlopen(f"http://{metrics_address}/metrics", timeout=10) as response:
         metrics = response.read().decode()
-    wanted = f'synthclf_inference_requests_total{{code="OK",model="{model["name"]}"}}'
-    line = next((ln for ln in metrics.splitlines() if ln.startswith(wanted)), None)
-    if line is None or float(line.split()[-1]) < 2:
-        raise CheckFailed(f"/metrics has no count of OK requests for {model['name']}: {line}")
-    say(f"/metrics: {line}")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ok = sum(sample.value for family in text_string_to_metric_families(metrics)
+             for sample in family.samples
+             if sample.name == "synthclf_inference_requests_total"
+             and sample.labels.get("model") == model["name"] and sample.labels.get("code") == "OK")
+    if ok < 2:  # synthclf predict and the Triton client, at least
+        raise CheckFailed(f"/metrics counts {ok} OK requests for {model['name']}")
+    say(f"/metrics: synthclf_inference_requests_total{{model={model['name']!r}, code='OK'}} = {ok:.0f}")
     return {"model": model["name"], "uri": model["artifact"], "labels": predicted["labels"]}
 
 
