@@ -159,8 +159,11 @@ begin "3 build images"
 if ! compgen -G 'deploy/wheels/torch-2.13.0*.whl' > /dev/null \
         && ! timeout 15 "$python" -c 'import urllib.request; urllib.request.urlopen("https://download.pytorch.org/whl/cpu/torch/", timeout=10)' 2> /dev/null; then
     # The PyTorch CPU index is unreachable: take the CPU wheel from pip's find-links folders.
-    links="$("$python" -m pip config list 2>/dev/null | sed -n "s/.*find-links='\(.*\)'/\1/p" | tr ' ' '\n')"
-    wheel="$(for d in $links; do ls "$d"/torch-2.13.0+cpu-cp311-*.whl 2>/dev/null; done | head -1)"
+    links="$("$python" -m pip config list 2>/dev/null | sed -n "s/.*find-links='\(.*\)'/\1/p" || true)"
+    wheel=""
+    for candidate in $(for d in $links; do echo "$d"/torch-2.13.0+cpu-cp311-*.whl; done); do
+        if [[ -f "$candidate" ]]; then wheel="$candidate"; break; fi
+    done
     if [[ -z "$wheel" ]]; then
         echo "the PyTorch CPU index is unreachable and pip's find-links hold no torch 2.13.0 CPU wheel" >&2
         exit 1
@@ -169,15 +172,18 @@ if ! compgen -G 'deploy/wheels/torch-2.13.0*.whl' > /dev/null \
     echo "torch from $wheel"
 fi
 $COMPOSE build --progress plain > "$work/build.log" 2>&1 || { tail -n 60 "$work/build.log"; exit 1; }
-grep -E '^#[0-9]+ (DONE|CACHED)' "$work/build.log" | awk '{print $2}' | sort | uniq -c \
-    | awk '{printf "%s %s steps; ", $1, $2} END {print ""}'
+echo "build steps: $(grep -cE '^#[0-9]+ CACHED' "$work/build.log" || true) cached, \
+$(grep -cE '^#[0-9]+ DONE' "$work/build.log" || true) run (log: $work/build.log)"
 end
 
 # --- 4. up ---------------------------------------------------------------------------------------
 begin "4 up -d --wait"
 $COMPOSE down -v --remove-orphans -t 5 > /dev/null 2>&1 || true  # a previous run's leftovers
 stack_up=1
-$COMPOSE up -d --wait --wait-timeout 600 --quiet-pull
+if ! $COMPOSE up -d --wait --wait-timeout 600 > "$work/up.log" 2>&1; then
+    tail -n 40 "$work/up.log"
+    exit 1
+fi
 $COMPOSE ps --format 'table {{.Service}}\t{{.Status}}\t{{.Ports}}'
 end
 
