@@ -23,7 +23,7 @@ from synthclf.analysis.subjectivity import (
     MIN_INSTANCES, SweepResult, TaskSubjectivityResult, agreement_sweep, default_gammas, task_subjectivity,
 )
 from synthclf.clients import InferenceClient, batched
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
 from synthclf.core.datasets import read_jsonl
@@ -60,6 +60,7 @@ class AnalysisCore:
         """Readiness: the artifact store is reachable."""
         self.store.check()
 
+    @single_flight("evaluation")
     def evaluate(
         self, model: str, dataset_uri: str, *, inference_address: str = "", batch_size: int = 64,
         tags: dict[str, str] | None = None, model_uri: str = "", in_process: bool = False,
@@ -99,7 +100,7 @@ class AnalysisCore:
         if in_process and not model_uri:
             raise InvalidInput("in-process evaluation needs model_uri (an onnx-model artifact)")
         started = time.perf_counter()
-        frame = read_jsonl(fetch(dataset_uri, self.settings).path / DATA_FILE)
+        frame = read_jsonl(fetch(dataset_uri, self.settings, kind="dataset").file(DATA_FILE))
         texts, gold = frame["text"].tolist(), frame["label"].tolist()
         if not texts:
             raise InvalidInput(f"dataset {dataset_uri} is empty")
@@ -111,7 +112,7 @@ class AnalysisCore:
                   "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence}
         artifact_id = job_id("eval", params)
         if existing := find(self.store, "evaluation", artifact_id):
-            data = json.loads((fetch(existing.uri, self.settings).path / METRICS_FILE).read_text())
+            data = json.loads(fetch(existing.uri, self.settings, kind="evaluation").file(METRICS_FILE).read_text())
             return existing, Metrics.model_validate({k: v for k, v in data.items() if k in Metrics.model_fields})
         if in_process:
             classifier = self._classifier(model_uri)
@@ -164,7 +165,7 @@ class AnalysisCore:
 
         with self._classifiers_lock:
             if model_uri not in self._classifiers:
-                self._classifiers[model_uri] = OnnxClassifier(fetch(model_uri, self.settings).path)
+                self._classifiers[model_uri] = OnnxClassifier(fetch(model_uri, self.settings, kind="onnx-model").path)
             return self._classifiers[model_uri]
 
     @staticmethod
@@ -180,8 +181,8 @@ class AnalysisCore:
 
     def _dataset(self, uri: str):
         """(fetched artifact, frame) of a dataset artifact."""
-        artifact = fetch(uri, self.settings)
-        frame = read_jsonl(artifact.path / DATA_FILE)
+        artifact = fetch(uri, self.settings, kind="dataset")
+        frame = read_jsonl(artifact.file(DATA_FILE))
         if frame.empty:
             raise InvalidInput(f"dataset {uri} is empty")
         return artifact, frame
@@ -202,7 +203,7 @@ class AnalysisCore:
     def _cached(self, kind: str, artifact_id: str, model):
         """The stored result of an existing analysis artifact, or None."""
         if existing := find(self.store, kind, artifact_id):
-            raw = (fetch(existing.uri, self.settings).path / RESULT_FILES[kind]).read_text()
+            raw = fetch(existing.uri, self.settings, kind=kind).file(RESULT_FILES[kind]).read_text()
             return existing, model.model_validate_json(raw)
         return None
 
@@ -213,6 +214,7 @@ class AnalysisCore:
             return publish(self.store, folder, kind=kind, artifact_id=artifact_id, service=SERVICE,
                            parameters=parameters, inputs=inputs, stats=stats)
 
+    @single_flight("diversity")
     def diversity(self, dataset_uri: str, *, max_texts: int = MAX_TEXTS, seed: int = 0,
                   progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, DiversityResult]:
         """Remote-clique score and chamfer distance of a dataset (Figure 1), overall and per label.
@@ -247,6 +249,7 @@ class AnalysisCore:
                  result.overall.remote_clique, result.overall.chamfer, result.overall.n)
         return ref, result
 
+    @single_flight("similarity")
     def similarity(self, synthetic_uri: str, real_uri: str, *, k: int = TOP_K, max_texts: int = MAX_TEXTS,
                    seed: int = 0, progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, SimilarityResult]:
         """Mean top-k cosine similarity of a dataset's texts to real texts (Figure B.2).
@@ -288,6 +291,7 @@ class AnalysisCore:
                  result.mean_top_k)
         return ref, result
 
+    @single_flight("instance-subjectivity")
     def instance_subjectivity(
         self, *, evaluation_uri: str = "", model: str = "", model_uri: str = "", in_process: bool = False,
         dataset_uri: str = "", inference_address: str = "", gammas: list[float] | None = None,
@@ -323,19 +327,19 @@ class AnalysisCore:
                 raise InvalidInput("instance subjectivity needs evaluation_uri, or a model and dataset_uri")
             evaluation_uri = self.evaluate(model, dataset_uri, inference_address=inference_address, tags=tags,
                                            model_uri=model_uri, in_process=in_process, progress=progress)[0].uri
-        evaluation = fetch(evaluation_uri, self.settings)
-        dataset_uri = evaluation.manifest.parameters["dataset_uri"]
-        metrics = json.loads((evaluation.path / METRICS_FILE).read_text())
+        evaluation = fetch(evaluation_uri, self.settings, kind="evaluation")
+        dataset_uri = str(evaluation.manifest.parameters.get("dataset_uri", ""))
+        metrics = json.loads(evaluation.file(METRICS_FILE).read_text())
         gammas = sorted(gammas) if gammas else default_gammas(len(metrics["labels"]))
         params = {"evaluation_uri": evaluation_uri, "gammas": gammas, "min_instances": min_instances}
         artifact_id = job_id("subjectivity", params)
         if cached := self._cached("instance-subjectivity", artifact_id, SweepResult):
             return cached
-        frame = read_jsonl(fetch(dataset_uri, self.settings).path / DATA_FILE)
-        if not (evaluation.path / PREDICTIONS_FILE).is_file():
+        frame = read_jsonl(fetch(dataset_uri, self.settings, kind="dataset").file(DATA_FILE))
+        if evaluation.file(PREDICTIONS_FILE, required=False) is None:
             raise InvalidInput(f"{evaluation_uri} has no per-instance predictions ({PREDICTIONS_FILE}); "
                                "re-run Evaluate to produce them")
-        predictions = read_jsonl_records(evaluation.path / PREDICTIONS_FILE)
+        predictions = read_jsonl_records(evaluation.file(PREDICTIONS_FILE))
         correct = np.array([p["gold"] == p["predicted"] for p in predictions])
         if len(correct) != len(frame):
             raise InvalidInput(f"{evaluation_uri} holds {len(correct)} predictions for {len(frame)} rows")
@@ -349,6 +353,7 @@ class AnalysisCore:
                              "spearman_p": fit.spearman_p, "points": len(sweep.points), **tags})
         return ref, sweep
 
+    @single_flight("task-subjectivity")
     def task_subjectivity(self, evaluation_uris: list[str]) -> tuple[ArtifactRef, TaskSubjectivityResult]:
         """Real → synthetic Macro-F1 gap against catalog subjectivity, Spearman ρ per source.
 
@@ -368,7 +373,7 @@ class AnalysisCore:
             return cached
         scores = []
         for uri in evaluation_uris:
-            data = json.loads((fetch(uri, self.settings).path / METRICS_FILE).read_text())
+            data = json.loads(fetch(uri, self.settings, kind="evaluation").file(METRICS_FILE).read_text())
             tags = data.get("tags", {})
             scores.append((tags.get("task", "?"), tags.get("source", "?"), data["macro_f1"]))
         ratings = {name: spec.subjectivity for name, spec in load_catalog().items()}

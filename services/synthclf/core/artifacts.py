@@ -1,30 +1,63 @@
 """Publishing and fetching artifacts: folders with a manifest, referenced by URI.
 
 An artifact lives at ``<store>/<kind>/<id>/`` and is referenced by its URI (``file:///…`` or
-``s3://bucket/…``). :func:`publish` uploads the files first and ``manifest.json`` last, so a
+``s3://bucket/…``). :func:`publish` creates an artifact at most once, its manifest last, so a
 reader never sees a half-written artifact; :func:`fetch` verifies every file's sha256 and
 size before handing back a local folder (design.md, "Shape").
+
+The store is a trust boundary (docs/architecture.md, "The artifact store as a trust
+boundary"): every URI a caller or a manifest names goes through :func:`resolve`, which accepts
+only the configured store's own URIs; only the files a manifest lists are ever opened, each
+verified; manifests are bounded in size and depth and validated (:mod:`synthclf.core.manifest`).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
+import inspect
 import json
+import logging
+import os
+import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
 from synthclf.core.config import Settings, get_settings
 from synthclf.core.errors import IntegrityError, InvalidInput, NotFound
-from synthclf.core.manifest import MANIFEST_NAME, Manifest, Producer, describe_folder, verify_file
+from synthclf.core.manifest import (
+    MANIFEST_NAME, NAME_PATTERN, FileEntry, Manifest, Producer, describe_folder, parse_manifest, verify_bytes,
+    verify_file,
+)
 from synthclf.core.store import ArtifactStore, LocalArtifactStore, open_store
 
+log = logging.getLogger("synthclf.artifacts")
+#: Files every reader of a kind needs; a manifest of that kind without them is refused.
+REQUIRED_FILES: dict[str, tuple[str, ...]] = {
+    "dataset": ("data.jsonl",),
+    "model": ("config.json", "labels.json"),
+    "onnx-model": ("model.onnx", "labels.json"),
+    "evaluation": ("metrics.json",),
+}
+#: Longest artifact URI accepted, characters.
+MAX_URI_CHARS = 2048
+#: Name prefix of staging folders in the temp dir: ``synthclf-stage-<pid>.<token>-<random>``.
+STAGE_PREFIX = "synthclf-stage-"
+#: Name prefix of in-flight downloads in the S3 cache (never removed as unlisted files).
+_FETCH_PREFIX = ".fetch-"
+_PROCESS_TOKEN = secrets.token_hex(4)
+_live_staging: set[Path] = set()
 
 class ArtifactRef(BaseModel):
     """Reference to a published artifact (mirrors ``synthclf.v1.ArtifactRef``)."""
@@ -41,6 +74,21 @@ class LocalArtifact:
     ref: ArtifactRef
     manifest: Manifest
     path: Path
+
+    def file(self, name: str, *, required: bool = True) -> Path | None:
+        """Local path of the artifact file ``name`` (verified by :func:`fetch`).
+
+        Args:
+            name: path relative to the artifact folder, as the manifest lists it.
+            required: when False, None for a file the manifest does not list.
+
+        Raises:
+            IntegrityError: ``required`` and the manifest does not list ``name``.
+        """
+        if not required and all(entry.path != name for entry in self.manifest.files):
+            return None
+        self.manifest.file(name)
+        return self.path / name
 
 
 def job_id(prefix: str, parameters: dict[str, Any]) -> str:
@@ -66,12 +114,126 @@ def find(store: ArtifactStore, kind: str, artifact_id: str) -> ArtifactRef | Non
 
 @contextmanager
 def staging() -> Iterator[Path]:
-    """A temporary folder to assemble an artifact in; removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="synthclf-stage-"))
+    """A temporary folder to assemble an artifact in; removed on every exit path.
+
+    Removed when the block exits (normally or by any exception), at interpreter exit for
+    folders still open then (SIGTERM unwinding a server), and by :func:`sweep_staging` at the
+    next server start after a kill -9.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}.{_PROCESS_TOKEN}-"))
+    _live_staging.add(folder)
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        _live_staging.discard(folder)
+
+
+@atexit.register
+def _remove_live_staging() -> None:
+    for folder in list(_live_staging):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_staging(settings: Settings, temp_dir: Path | None = None) -> int:
+    """Remove staging folders left behind by dead processes (kill -9, OOM kill, power loss).
+
+    A ``synthclf-stage-*`` folder in the temp dir owned by this user is removed when the
+    process that made it is gone (its pid is not running, or it is this pid from an earlier
+    run of the container), or when it is older than ``settings.staging_max_age_hours``.
+    Folders of live processes, and this process's own, are kept.
+
+    Args:
+        settings: ``staging_max_age_hours``.
+        temp_dir: where to look; default :func:`tempfile.gettempdir`.
+
+    Returns:
+        How many folders were removed.
+    """
+    removed, cutoff = 0, time.time() - settings.staging_max_age_hours * 3600
+    for folder in Path(temp_dir or tempfile.gettempdir()).glob(f"{STAGE_PREFIX}*"):
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if not folder.is_dir() or folder.is_symlink() or info.st_uid != os.getuid():
+            continue
+        pid_text, _, rest = folder.name[len(STAGE_PREFIX):].partition(".")
+        token = rest.partition("-")[0]
+        if pid_text.isdigit() and int(pid_text) == os.getpid() and token == _PROCESS_TOKEN:
+            continue
+        dead = pid_text.isdigit() and (int(pid_text) == os.getpid() or not _pid_alive(int(pid_text)))
+        if dead or info.st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        log.info("removed %d stale staging folder(s) %s* from the temp dir", removed, STAGE_PREFIX)
+    return removed
+
+
+_job_locks: dict[tuple[str, str], list] = {}
+_job_locks_guard = threading.Lock()
+
+
+@contextmanager
+def job_lock(kind: str, key: str) -> Iterator[None]:
+    """Hold this process's lock of job ``kind``/``key``: identical jobs run one at a time.
+
+    The one that comes second waits, then finds the first one's artifact (``find``) instead
+    of running again. Across processes and replicas, :func:`publish` still never replaces a
+    published artifact.
+    """
+    name = (kind, key)
+    with _job_locks_guard:
+        entry = _job_locks.setdefault(name, [threading.RLock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _job_locks_guard:
+            entry[1] -= 1
+            if not entry[1]:
+                del _job_locks[name]
+
+
+def _lock_key(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def single_flight(kind: str):
+    """Decorator of a job (a method or function that checks ``find`` and then publishes):
+    identical concurrent calls (the same arguments, progress callbacks aside) run one at a
+    time under :func:`job_lock`, so the second returns the first one's artifact.
+
+    Args:
+        kind: the artifact kind the job publishes (names the lock).
+    """
+    def wrap(job):
+        signature = inspect.signature(job)
+
+        @functools.wraps(job)
+        def run(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            call = {name: value for name, value in bound.arguments.items() if name != "progress"}
+            key = json.dumps(call, sort_keys=True, default=_lock_key)
+            with job_lock(kind, f"{job.__qualname__}:{hashlib.sha256(key.encode()).hexdigest()}"):
+                return job(*args, **kwargs)
+
+        return run
+    return wrap
 
 
 @contextmanager
@@ -115,7 +277,10 @@ def publish(
 ) -> ArtifactRef:
     """Publish the files of ``folder`` as artifact ``kind/artifact_id``.
 
-    Files are uploaded first, the manifest (with sha256 and size of each) last.
+    Files are uploaded first, the manifest (with sha256 and size of each) last, through
+    :meth:`ArtifactStore.publish_folder`: a published artifact is never overwritten, so when a
+    concurrent identical job (another process or replica) published first, its artifact is
+    kept and referenced.
 
     Args:
         store: destination store.
@@ -145,14 +310,17 @@ def publish(
         files=files,
         stats=stats or {},
     )
-    for entry in files:
-        store.put_file(f"{kind}/{artifact_id}/{entry.path}", folder / entry.path)
-    store.put_bytes(f"{kind}/{artifact_id}/{MANIFEST_NAME}", manifest.model_dump_json(indent=2).encode())
+    created = store.publish_folder(f"{kind}/{artifact_id}", folder, [entry.path for entry in files],
+                                   manifest.model_dump_json(indent=2).encode())
+    if not created:
+        log.info("%s/%s was published meanwhile by an identical job: keeping that one", kind, artifact_id)
     return _ref(store, kind, artifact_id)
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
-    """Split an artifact URI into (store location, kind, id).
+    """Split an artifact URI into (store location, kind, id), by its shape only.
+
+    Not a trust decision: URIs from callers or manifests go through :func:`resolve`.
 
     Raises:
         InvalidInput: the URI has no ``<kind>/<id>`` tail.
@@ -163,68 +331,297 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def read_manifest_bytes(uri: str, settings: Settings | None = None) -> bytes:
+def _store_form(settings: Settings) -> tuple[str, Any]:
+    """(scheme, bucket, prefix segments) of an S3 store, or ("file", root) of a local one."""
+    parsed = urlparse(settings.artifact_store)
+    if parsed.scheme == "s3":
+        return "s3", (parsed.netloc, [seg for seg in parsed.path.split("/") if seg])
+    local = parsed.path if parsed.scheme == "file" else settings.artifact_store
+    return "file", Path(local).expanduser().resolve()
+
+
+def allowed_form(settings: Settings) -> str:
+    """The artifact URI form this server accepts, e.g. ``s3://synthclf/artifacts/<kind>/<id>``."""
+    scheme, where = _store_form(settings)
+    if scheme == "s3":
+        bucket, prefix = where
+        return f"s3://{'/'.join([bucket, *prefix])}/<kind>/<id>"
+    return f"{where.as_uri()}/<kind>/<id>"
+
+
+def _kinds(kind: str | Collection[str] | None) -> tuple[str, ...]:
+    return () if kind is None else (kind,) if isinstance(kind, str) else tuple(kind)
+
+
+def resolve(uri: str, settings: Settings, *, kind: str | Collection[str] | None = None) -> ArtifactRef:
+    """Resolve an artifact URI against the configured store; the one gate for every URI.
+
+    Accepted: ``s3://<bucket>/<prefix>/<kind>/<id>[/]`` of the configured bucket and prefix
+    on an S3 store; on a local store ``file://<root>/<kind>/<id>[/]`` or a plain path to the
+    same folder, where ``<root>`` is the store folder with symlinks resolved (an alias of it
+    is accepted) and neither ``<kind>`` nor ``<id>`` may be a symlink. ``<kind>`` and ``<id>``
+    are single segments of letters, digits, ``.``, ``_`` and ``-``; ``.``/``..`` segments,
+    queries, fragments and other schemes, buckets or prefixes are refused.
+
+    Args:
+        uri: the URI as a caller or a manifest gave it.
+        settings: ``artifact_store``.
+        kind: the kind(s) the caller expects; None: any.
+
+    Returns:
+        The reference with the canonical URI (as :func:`publish` returns it).
+
+    Raises:
+        InvalidInput: any other URI; the message gives the allowed form, never a server path
+            outside the store's own URI form.
+    """
+    form = allowed_form(settings)
+    if not isinstance(uri, str) or not uri:
+        raise InvalidInput(f"an artifact URI is required; artifact URIs must be {form}")
+    shown = repr(uri if len(uri) <= 160 else uri[:160] + "…")
+
+    def refuse(why: str) -> InvalidInput:
+        return InvalidInput(f"artifact URI {shown} {why}; artifact URIs must be {form}")
+
+    if len(uri) > MAX_URI_CHARS or "\x00" in uri or "\\" in uri:
+        raise refuse(f"is not a valid URI (at most {MAX_URI_CHARS} characters, no NUL or backslash)")
+    try:
+        parsed = urlparse(uri)
+    except ValueError as exc:
+        raise refuse("is not a valid URI") from exc
+    if parsed.query or parsed.fragment or parsed.params:
+        raise refuse("has a query or fragment")
+    scheme, where = _store_form(settings)
+    if scheme == "s3":
+        bucket, prefix = where
+        if parsed.scheme != "s3":
+            raise refuse("is not in this server's artifact store")
+        if parsed.netloc != bucket:
+            raise refuse("names another bucket")
+        segments = parsed.path.removeprefix("/").removesuffix("/").split("/")
+        if segments[: len(prefix)] != prefix or len(segments) != len(prefix) + 2:
+            raise refuse("is not <kind>/<id> under the store's prefix")
+        artifact_kind, artifact_id = segments[-2:]
+    else:
+        root = where
+        if parsed.scheme == "file":
+            if parsed.netloc not in ("", "localhost"):
+                raise refuse("names a remote host")
+            path = unquote(parsed.path)
+        elif parsed.scheme == "" and not uri.startswith("//"):
+            path = uri
+        else:
+            raise refuse("is not in this server's artifact store")
+        if "\x00" in path or ".." in path.split("/"):
+            raise refuse("is not normalised ('..' segments)")
+        folder = Path(os.path.abspath(path))
+        artifact_kind, artifact_id = folder.parent.name, folder.name
+        if Path(os.path.realpath(folder.parent.parent)) != root:
+            raise refuse("is outside the artifact store")
+        if Path(os.path.realpath(folder)) != root / artifact_kind / artifact_id:
+            raise refuse("leaves the artifact store through a symbolic link")
+    if not (NAME_PATTERN.fullmatch(artifact_kind) and NAME_PATTERN.fullmatch(artifact_id)):
+        raise refuse("has a kind or id that is not one segment of letters, digits, '.', '_' or '-'")
+    wanted = _kinds(kind)
+    if wanted and artifact_kind not in wanted:
+        expected = " or ".join(f"{'an' if k[0] in 'aeiou' else 'a'} {k}" for k in wanted)
+        raise InvalidInput(f"{shown} is a '{artifact_kind}' artifact, not {expected}")
+    if scheme == "s3":
+        canonical = f"s3://{'/'.join([where[0], *where[1], artifact_kind, artifact_id])}"
+    else:
+        canonical = (where / artifact_kind / artifact_id).as_uri()
+    return ArtifactRef(uri=canonical, kind=artifact_kind, id=artifact_id)
+
+
+def _manifest_bytes(store: ArtifactStore, ref: ArtifactRef, settings: Settings) -> bytes:
+    try:
+        data = store.get_bytes(f"{ref.kind}/{ref.id}/{MANIFEST_NAME}", read_limit=settings.max_manifest_bytes + 1)
+    except NotFound as exc:
+        raise NotFound(f"no artifact at {ref.uri} (manifest.json missing)") from exc
+    if len(data) > settings.max_manifest_bytes:
+        raise IntegrityError(f"{ref.uri}: manifest.json is larger than {settings.max_manifest_bytes} "
+                             "bytes (limit SYNTHCLF_MAX_MANIFEST_BYTES)")
+    return data
+
+
+def _manifest(store: ArtifactStore, ref: ArtifactRef, settings: Settings) -> Manifest:
+    manifest = parse_manifest(_manifest_bytes(store, ref, settings), what=ref.uri,
+                              max_bytes=settings.max_manifest_bytes, max_depth=settings.max_manifest_depth)
+    if (manifest.kind, manifest.id) != (ref.kind, ref.id):
+        raise IntegrityError(f"{ref.uri}: its manifest describes {manifest.kind}/{manifest.id}, "
+                             f"not {ref.kind}/{ref.id}")
+    return manifest
+
+
+def read_manifest_bytes(uri: str, settings: Settings | None = None, *,
+                        kind: str | Collection[str] | None = None) -> bytes:
     """The bytes of an artifact's ``manifest.json`` as stored (e.g. to hash them).
 
     Raises:
+        InvalidInput: ``uri`` is not of the configured store (see :func:`resolve`), or not of
+            ``kind``.
         NotFound: no manifest at ``uri`` (never published, or publish interrupted).
-    """
-    location, kind, artifact_id = split_uri(uri)
-    store = open_store(location, settings or get_settings())
-    try:
-        return store.get_bytes(f"{kind}/{artifact_id}/{MANIFEST_NAME}")
-    except NotFound as exc:
-        raise NotFound(f"no artifact at {uri} (manifest.json missing)") from exc
-
-
-def read_manifest(uri: str, settings: Settings | None = None) -> Manifest:
-    """Read an artifact's manifest without fetching its files.
-
-    Raises:
-        NotFound: no manifest at ``uri`` (never published, or publish interrupted).
-    """
-    return Manifest.model_validate_json(read_manifest_bytes(uri, settings))
-
-
-def fetch(uri: str, settings: Settings | None = None) -> LocalArtifact:
-    """Fetch an artifact to a local folder and verify every file against its manifest.
-
-    Local-store artifacts are verified in place; S3 artifacts are downloaded into
-    ``settings.cache_dir/<kind>/<id>/`` (files already there and matching are reused).
-
-    Args:
-        uri: artifact URI.
-        settings: for S3 credentials and the cache folder; read from the environment if None.
-
-    Returns:
-        The verified artifact.
-
-    Raises:
-        NotFound: no artifact at ``uri``.
-        IntegrityError: a file is missing, or its sha256/size differ from the manifest.
+        IntegrityError: larger than ``settings.max_manifest_bytes``.
     """
     settings = settings or get_settings()
-    location, kind, artifact_id = split_uri(uri)
-    store = open_store(location, settings)
-    manifest = read_manifest(uri, settings)
-    ref = ArtifactRef(uri=uri, kind=kind, id=artifact_id)
+    ref = resolve(uri, settings, kind=kind)
+    return _manifest_bytes(open_store(settings.artifact_store, settings), ref, settings)
+
+
+def read_manifest(uri: str, settings: Settings | None = None, *,
+                  kind: str | Collection[str] | None = None) -> Manifest:
+    """Read and validate an artifact's manifest without fetching its files.
+
+    Raises:
+        InvalidInput: ``uri`` is not of the configured store, or not of ``kind``.
+        NotFound: no manifest at ``uri`` (never published, or publish interrupted).
+        IntegrityError: the manifest is too large, too deep, malformed, or names another
+            artifact.
+    """
+    settings = settings or get_settings()
+    ref = resolve(uri, settings, kind=kind)
+    return _manifest(open_store(settings.artifact_store, settings), ref, settings)
+
+
+def fetch(uri: str, settings: Settings | None = None, *,
+          kind: str | Collection[str] | None = None) -> LocalArtifact:
+    """Fetch an artifact to a local folder and verify every file against its manifest.
+
+    Local-store artifacts are verified in place (a listed file that is a symlink, or an
+    unlisted file in the folder, is refused); S3 artifacts are downloaded into
+    ``settings.cache_dir/<kind>/<id>/`` (files already there and matching are reused, each
+    download is verified before it replaces the cached copy, and files the manifest does not
+    list are removed), so the folder holds exactly the manifest's files.
+
+    Args:
+        uri: artifact URI (see :func:`resolve`).
+        settings: store, S3 credentials, cache folder, manifest limits; read from the
+            environment if None.
+        kind: the kind(s) the caller expects; None: any.
+
+    Returns:
+        The verified artifact (its ``ref.uri`` canonical).
+
+    Raises:
+        InvalidInput: ``uri`` is not of the configured store, or not of ``kind``.
+        NotFound: no artifact at ``uri``.
+        IntegrityError: the manifest is invalid or lacks a file its kind needs
+            (:data:`REQUIRED_FILES`), or a file is missing, a symlink, unlisted, or its
+            sha256/size differ from the manifest.
+    """
+    settings = settings or get_settings()
+    ref = resolve(uri, settings, kind=kind)
+    store = open_store(settings.artifact_store, settings)
+    manifest = _manifest(store, ref, settings)
+    listed = {entry.path for entry in manifest.files}
+    if missing := [name for name in REQUIRED_FILES.get(ref.kind, ()) if name not in listed]:
+        raise IntegrityError(f"{ref.uri}: a {ref.kind} artifact needs {', '.join(missing)}, which its "
+                             "manifest does not list")
     if isinstance(store, LocalArtifactStore):
-        folder = store.local_path(f"{kind}/{artifact_id}")
-        for entry in manifest.files:
-            if not (folder / entry.path).is_file():
-                raise IntegrityError(f"{uri}: file '{entry.path}' listed in manifest is missing")
-            verify_file(entry, folder / entry.path)
-        return LocalArtifact(ref, manifest, folder)
-    folder = Path(settings.cache_dir) / kind / artifact_id
+        folder = store.local_path(f"{ref.kind}/{ref.id}")
+        _verify_in_place(ref, manifest, folder)
+    else:
+        folder = Path(settings.cache_dir).resolve() / ref.kind / ref.id
+        _download(store, ref, manifest, folder)
+    return LocalArtifact(ref, manifest, folder)
+
+
+def read_artifact_file(uri: str, name: str, settings: Settings | None = None, *,
+                       kind: str | Collection[str] | None = None, required: bool = True) -> bytes | None:
+    """One file of an artifact, verified against its manifest, without fetching the others.
+
+    Args:
+        uri: artifact URI (see :func:`resolve`).
+        name: the file's path as the manifest lists it.
+        settings: store and manifest limits; from the environment if None.
+        kind: the kind(s) the caller expects; None: any.
+        required: when False, None for a file the manifest does not list.
+
+    Raises:
+        InvalidInput: ``uri`` is not of the configured store, or not of ``kind``.
+        NotFound: no artifact at ``uri``, or the listed file is gone.
+        IntegrityError: invalid manifest; ``required`` and ``name`` unlisted; the file is a
+            symlink or its sha256/size differ.
+    """
+    settings = settings or get_settings()
+    ref = resolve(uri, settings, kind=kind)
+    store = open_store(settings.artifact_store, settings)
+    manifest = _manifest(store, ref, settings)
+    if not required and all(entry.path != name for entry in manifest.files):
+        return None
+    entry = manifest.file(name)
+    if isinstance(store, LocalArtifactStore):
+        path = _checked_local_file(ref, entry, store.local_path(f"{ref.kind}/{ref.id}"))
+        data = path.read_bytes()
+    else:
+        data = store.get_bytes(f"{ref.kind}/{ref.id}/{entry.path}", read_limit=entry.size + 1)
+    verify_bytes(entry, data)
+    return data
+
+
+def _checked_local_file(ref: ArtifactRef, entry: FileEntry, folder: Path) -> Path:
+    """Path of a listed file in a local-store artifact folder: regular, not a symlink, inside."""
+    path = folder / entry.path
+    if Path(os.path.realpath(path)) != path or path.is_symlink():
+        raise IntegrityError(f"{ref.uri}: '{entry.path}' is a symbolic link; artifact files must be "
+                             "regular files inside the artifact folder")
+    if not path.is_file():
+        raise IntegrityError(f"{ref.uri}: file '{entry.path}' listed in manifest is missing")
+    return path
+
+
+def _unlisted(folder: Path, listed: set[str]) -> list[Path]:
+    """Files and symlinks under ``folder`` (symlinks not followed) that are not ``listed``."""
+    found = []
+    for parent, dirs, names in os.walk(folder):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+            path = Path(parent, name)
+            rel = path.relative_to(folder).as_posix()
+            if rel not in listed and rel != MANIFEST_NAME and not name.startswith((".tmp-", _FETCH_PREFIX)):
+                found.append(path)
+    return found
+
+
+def _verify_in_place(ref: ArtifactRef, manifest: Manifest, folder: Path) -> None:
+    """Check a local-store artifact folder: every listed file regular, inside, matching."""
+    for entry in manifest.files:
+        verify_file(entry, _checked_local_file(ref, entry, folder))
+    if extra := _unlisted(folder, {entry.path for entry in manifest.files}):
+        names = ", ".join(repr(p.relative_to(folder).as_posix()) for p in extra[:3])
+        raise IntegrityError(f"{ref.uri}: holds files its manifest does not list ({names})")
+
+
+def _download(store: ArtifactStore, ref: ArtifactRef, manifest: Manifest, folder: Path) -> None:
+    """Bring ``folder`` (the cache copy of an S3 artifact) to exactly the manifest's files.
+
+    Writes and unlinks only inside ``folder``: entry paths are validated relative paths, a
+    symlink on the way is refused, and each download lands in a temp file beside its target
+    and replaces it only once verified.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
     for entry in manifest.files:
         target = folder / entry.path
-        if target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(os.path.realpath(target.parent)) != target.parent:
+            raise IntegrityError(f"{ref.uri}: the cache folder of '{entry.path}' is a symbolic link")
+        if target.is_symlink():
+            target.unlink()
+        elif target.is_file():
             try:
                 verify_file(entry, target)
                 continue
             except IntegrityError:
-                target.unlink()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        store.get_file(f"{kind}/{artifact_id}/{entry.path}", target)
-        verify_file(entry, target)
-    return LocalArtifact(ref, manifest, folder)
+                pass
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=_FETCH_PREFIX)
+        os.close(fd)
+        try:
+            store.get_file(f"{ref.kind}/{ref.id}/{entry.path}", Path(temp))
+            verify_file(entry, Path(temp))
+            os.replace(temp, target)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+    for path in _unlisted(folder, {entry.path for entry in manifest.files}):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -125,10 +125,7 @@ class ModelRepository:
         """
         if not name or not uri:
             raise InvalidInput("LoadModel needs a model name and an artifact URI")
-        artifact = fetch(uri, self.settings)
-        if artifact.manifest.kind != ONNX_KIND:
-            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not an "
-                               f"{ONNX_KIND}; export it first (TrainingService.ExportOnnx)")
+        artifact = fetch(uri, self.settings, kind=ONNX_KIND)
         with self._load_lock:  # one load at a time: versions in load order, memory bounded
             with self._lock:
                 versions = self._live.get(name, {})

@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import read_jsonl, validate_dataset
@@ -56,10 +56,8 @@ class TrainingCore:
 
     def _read_dataset(self, uri: str) -> tuple[pd.DataFrame, str]:
         """A dataset artifact's rows and its ``source`` (``real``, ``zero_shot``…, ``unknown``)."""
-        artifact = fetch(uri, self.settings)
-        if artifact.manifest.kind != "dataset":
-            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not a dataset")
-        frame = read_jsonl(artifact.path / DATA_FILE)
+        artifact = fetch(uri, self.settings, kind="dataset")
+        frame = read_jsonl(artifact.file(DATA_FILE))
         return frame, str(artifact.manifest.stats.get("source", "unknown"))
 
     def _validation_set(self, uri: str, spec) -> tuple[pd.DataFrame, str]:
@@ -75,6 +73,7 @@ class TrainingCore:
                         "numbers", what, source)
         return frame, source
 
+    @single_flight("model")
     def train(
         self, task: str, data: list[TrainingData], config: TrainConfig,
         progress: ProgressFn = ignore_progress, *, validation_uri: str | None = None,
@@ -176,6 +175,7 @@ class TrainingCore:
         (folder / PARITY_FILE).write_text(json.dumps(sample.tolist()))
         return source
 
+    @single_flight("onnx-model")
     def export(
         self, model_uri: str, *, opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
         quantize_int8: bool = False, progress: ProgressFn = ignore_progress,
@@ -204,12 +204,10 @@ class TrainingCore:
         artifact_id = job_id("onnx", params)
         if existing := find(self.store, "onnx-model", artifact_id):
             return existing
-        model = fetch(model_uri, self.settings)
-        if model.manifest.kind != "model":
-            raise InvalidInput(f"{model_uri} is a '{model.manifest.kind}' artifact, not a model")
-        texts = json.loads((model.path / PARITY_FILE).read_text())
+        model = fetch(model_uri, self.settings, kind="model")
+        texts = json.loads(model.file(PARITY_FILE).read_text())
         max_length = model.manifest.parameters.get("config", {}).get("max_length", 128)
-        evaluation = self._validation_texts(model.path / VALIDATION_FILE) if quantize_int8 else None
+        evaluation = self._validation_texts(model.file(VALIDATION_FILE, required=False)) if quantize_int8 else None
         steps = 3 if quantize_int8 else 2
         progress(Progress(stage="export", total=steps, unit="steps",
                           message=f"exporting {model.ref.id} to ONNX opset {opset}"))
@@ -244,7 +242,7 @@ class TrainingCore:
     @staticmethod
     def _validation_texts(path) -> tuple[list[str], list[str]] | None:
         """The model's validation (texts, labels), or None if it has none."""
-        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        if path is None or not path.read_text(encoding="utf-8").strip():
             return None
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         return [r["text"] for r in rows], [r["label"] for r in rows]
