@@ -129,13 +129,16 @@ def test_crafted_manifest_cannot_write_or_unlink_outside_the_cache(store, store_
     assert not any(p.is_file() for p in Path(store_settings.cache_dir).rglob("*"))
 
 
-def test_manifest_entry_naming_a_server_file_is_no_size_oracle(store, store_settings):
-    """Finding 2: {"path": "/etc/passwd", "size": 0} answered with the file's real size."""
-    uri = _craft(store, "dataset", "oracle", [{"path": "/etc/passwd", "sha256": "0" * 64, "size": 0}])
+def test_manifest_entry_naming_a_server_file_is_no_size_oracle(store, store_settings, tmp_path):
+    """Finding 2: {"path": "/etc/passwd", "size": 0} answered with the file's real size (and,
+    on S3, the old fetch then unlinked it: the server file here is a temp file, never a real one)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"s" * 12345)
+    uri = _craft(store, "dataset", "oracle", [{"path": str(secret), "sha256": "0" * 64, "size": 0}])
     with pytest.raises(IntegrityError) as caught:
         fetch(uri, store_settings)
-    assert "relative" in caught.value.message
-    assert f"size {os.path.getsize('/etc/passwd')}" not in caught.value.message
+    assert "relative" in caught.value.message and "12345" not in caught.value.message
+    assert secret.stat().st_size == 12345
 
 
 @pytest.mark.parametrize("kind, files, missing", [
