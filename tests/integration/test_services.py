@@ -82,8 +82,9 @@ def test_report_without_evaluations_is_invalid(server):
         client.report("empty", [])
 
 
-def test_evaluate_missing_dataset_is_not_found(server, tmp_path):
-    request = analysis_pb2.EvaluateRequest(model="m", dataset_uri=(tmp_path / "dataset" / "x").as_uri(),
+def test_evaluate_missing_dataset_is_not_found(server):
+    missing = (Path(server.settings.artifact_store) / "dataset" / "x").as_uri()
+    request = analysis_pb2.EvaluateRequest(model="m", dataset_uri=missing,
                                            inference_address=server.address)
     with AnalysisClient(server.address) as client, pytest.raises(NotFound):
         client.evaluate(request, progress=lambda e: None)
