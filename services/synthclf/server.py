@@ -23,11 +23,13 @@ import prometheus_client
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from synthclf.core.allocator import limit_malloc_arenas
+from synthclf.core.artifacts import sweep_staging
 from synthclf.core.auth import AuthInterceptor, read_token, server_credentials
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
 from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, ErrorInterceptor, HealthReporter
-from synthclf.core.jobs import cancel_all
+from synthclf.core.cancellation import cancel_all
 from synthclf.v1 import (
     analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
     inference_pb2_grpc, training_pb2, training_pb2_grpc,
@@ -169,6 +171,8 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
     if unknown:
         raise InvalidInput(f"unknown service(s) {', '.join(unknown)}; choose from all, {', '.join(SERVICES)}")
     token, credentials = read_token(settings), server_credentials(settings)
+    limit_malloc_arenas(settings)
+    sweep_staging(settings)
     if "inference" in wanted:  # every waiting Predict call holds a handler thread
         max_workers = max(max_workers, settings.inference_grpc_threads)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),

@@ -96,10 +96,8 @@ def read_evaluation(uri: str, settings: Settings) -> tuple[LocalArtifact, dict]:
     """
     artifact = fetch_kind(uri, settings, "evaluation", "evaluation URI")
     name = f"evaluation {shown(uri, 200)}"
-    if METRICS_FILE not in {entry.path for entry in artifact.manifest.files}:
-        raise InvalidInput(f"{name} has no {METRICS_FILE}")
     try:
-        data = json.loads((artifact.path / METRICS_FILE).read_text(encoding="utf-8"))
+        data = json.loads(artifact.file(METRICS_FILE).read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"{name}: {METRICS_FILE} is not JSON") from exc
     well_formed = (isinstance(data, dict) and isinstance(data.get("labels"), list)

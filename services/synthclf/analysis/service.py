@@ -28,7 +28,7 @@ from synthclf.analysis.inputs import (
     IN_PROCESS_MODELS, check_analysis_texts, check_evaluate_request, read_evaluation,
     resolve_inference_address,
 )
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
@@ -69,6 +69,7 @@ class AnalysisCore:
         """Readiness: the artifact store is reachable."""
         self.store.check()
 
+    @single_flight("evaluation")
     def evaluate(
         self, model: str, dataset_uri: str, *, inference_address: str = "", batch_size: int = 64,
         tags: dict[str, str] | None = None, model_uri: str = "", in_process: bool = False,
@@ -224,7 +225,7 @@ class AnalysisCore:
     def _cached(self, kind: str, artifact_id: str, model):
         """The stored result of an existing analysis artifact, or None."""
         if existing := find(self.store, kind, artifact_id):
-            raw = (fetch(existing.uri, self.settings).path / RESULT_FILES[kind]).read_text()
+            raw = fetch(existing.uri, self.settings, kind=kind).file(RESULT_FILES[kind]).read_text()
             return existing, model.model_validate_json(raw)
         return None
 
@@ -235,6 +236,7 @@ class AnalysisCore:
             return publish(self.store, folder, kind=kind, artifact_id=artifact_id, service=SERVICE,
                            parameters=parameters, inputs=inputs, stats=stats)
 
+    @single_flight("diversity")
     def diversity(self, dataset_uri: str, *, max_texts: int = MAX_TEXTS, seed: int = 0,
                   progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, DiversityResult]:
         """Remote-clique score and chamfer distance of a dataset (Figure 1), overall and per label.
@@ -268,6 +270,7 @@ class AnalysisCore:
                  result.overall.remote_clique, result.overall.chamfer, result.overall.n)
         return ref, result
 
+    @single_flight("similarity")
     def similarity(self, synthetic_uri: str, real_uri: str, *, k: int = TOP_K, max_texts: int = MAX_TEXTS,
                    seed: int = 0, progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, SimilarityResult]:
         """Mean top-k cosine similarity of a dataset's texts to real texts (Figure B.2).
@@ -308,6 +311,7 @@ class AnalysisCore:
                  result.mean_top_k)
         return ref, result
 
+    @single_flight("instance-subjectivity")
     def instance_subjectivity(
         self, *, evaluation_uri: str = "", model: str = "", model_uri: str = "", in_process: bool = False,
         dataset_uri: str = "", inference_address: str = "", gammas: list[float] | None = None,
@@ -352,10 +356,10 @@ class AnalysisCore:
         if cached := self._cached("instance-subjectivity", artifact_id, SweepResult):
             return cached
         _, frame = read_dataset(dataset_uri, self.settings)
-        if not (evaluation.path / PREDICTIONS_FILE).is_file():
+        if evaluation.file(PREDICTIONS_FILE, required=False) is None:
             raise InvalidInput(f"{evaluation_uri} has no per-instance predictions ({PREDICTIONS_FILE}); "
                                "re-run Evaluate to produce them")
-        predictions = read_jsonl_records(evaluation.path / PREDICTIONS_FILE)
+        predictions = read_jsonl_records(evaluation.file(PREDICTIONS_FILE))
         correct = np.array([p["gold"] == p["predicted"] for p in predictions])
         if len(correct) != len(frame):
             raise InvalidInput(f"{evaluation_uri} holds {len(correct)} predictions for {len(frame)} rows")
@@ -369,6 +373,7 @@ class AnalysisCore:
                              "spearman_p": fit.spearman_p, "points": len(sweep.points), **tags})
         return ref, sweep
 
+    @single_flight("task-subjectivity")
     def task_subjectivity(self, evaluation_uris: list[str]) -> tuple[ArtifactRef, TaskSubjectivityResult]:
         """Real → synthetic Macro-F1 gap against catalog subjectivity, Spearman ρ per source.
 

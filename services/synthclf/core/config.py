@@ -39,6 +39,24 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "synthclf",
         description="Local cache of fetched artifacts (verified by sha256).",
     )
+    # The artifact store as a trust boundary (docs/architecture.md).
+    max_manifest_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest manifest.json read, bytes (DATA_LOSS beyond), "
+        "checked before parsing."
+    )
+    max_manifest_depth: int = Field(
+        32, ge=4, description="Deepest nesting of arrays/objects in a manifest.json (DATA_LOSS "
+        "beyond), checked before parsing."
+    )
+    staging_max_age_hours: float = Field(
+        24.0, gt=0, description="Server start-up removes synthclf-stage-* folders in the temp "
+        "dir left by a dead process, and any older than this many hours."
+    )
+    malloc_arena_max: int = Field(
+        2, ge=0, description="glibc malloc arenas of a synthclf server and the processes it "
+        "starts (MALLOC_ARENA_MAX; bounds RSS growth over model load/unload cycles); 0: "
+        "glibc's default (8 per core)."
+    )
     llm_base_url: str | None = Field(
         None,
         description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1). Unset: "

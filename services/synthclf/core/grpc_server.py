@@ -25,7 +25,7 @@ from grpc_health.v1 import health, health_pb2
 
 from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.errors import SynthclfError
-from synthclf.core.jobs import Job
+from synthclf.core.cancellation import Job
 from synthclf.core.progress import Progress
 from synthclf.v1 import common_pb2
 
@@ -247,7 +247,7 @@ def stream_job(
     """Run ``job(progress_fn)`` in a worker thread and stream its events as response messages.
 
     Exceptions raised by the job are re-raised in the RPC thread (where the
-    :class:`ErrorInterceptor` maps them). The job is cancelled (:class:`~synthclf.core.jobs.Job`)
+    :class:`ErrorInterceptor` maps them). The job is cancelled (:class:`~synthclf.core.cancellation.Job`)
     when the client cancels, its deadline passes, or the server shuts down: its next progress
     event raises Cancelled, so it stops without publishing, and this call waits for it to
     unwind (its staging folders are removed) before ending.

@@ -14,7 +14,7 @@ import logging
 
 import pandas as pd
 
-from synthclf.core.artifacts import LocalArtifact, fetch, read_manifest
+from synthclf.core.artifacts import LocalArtifact, fetch
 from synthclf.core.config import Settings
 from synthclf.core.datasets import read_jsonl
 from synthclf.core.errors import InvalidInput
@@ -28,8 +28,8 @@ DATA_FILE = "data.jsonl"
 def fetch_kind(uri: str, settings: Settings, kind: str, what: str = "") -> LocalArtifact:
     """Fetch (sha256-verified) an artifact that must be of ``kind``.
 
-    The manifest is read first, so an artifact of another kind is refused before any of its
-    files is downloaded.
+    The one resolver (:func:`synthclf.core.artifacts.fetch`) checks the kind from the URI and
+    the manifest before any file is downloaded; this adds the request field to the message.
 
     Args:
         uri: the artifact URI from the request.
@@ -44,12 +44,10 @@ def fetch_kind(uri: str, settings: Settings, kind: str, what: str = "") -> Local
     field = f"{what} " if what else ""
     if not uri:
         raise InvalidInput(f"{field}is empty: give the URI of a {kind} artifact")
-    actual = read_manifest(uri, settings).kind
-    if actual != kind:
-        article = "an" if kind[0] in "aeiou" else "a"
-        raise InvalidInput(f"{field}'{shown(uri, 200)}' is a '{shown(actual)}' artifact, not "
-                           f"{article} {kind}")
-    return fetch(uri, settings)
+    try:
+        return fetch(uri, settings, kind=kind)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{field}{exc.message}" if field else exc.message) from exc
 
 
 def read_dataset(uri: str, settings: Settings, what: str = "") -> tuple[LocalArtifact, pd.DataFrame]:
@@ -70,13 +68,10 @@ def read_dataset(uri: str, settings: Settings, what: str = "") -> tuple[LocalArt
     """
     artifact = fetch_kind(uri, settings, "dataset", what)
     name = f"dataset {shown(uri, 200)}"
-    listed = {entry.path for entry in artifact.manifest.files}
-    if DATA_FILE not in listed:
-        raise InvalidInput(f"{name} has no {DATA_FILE}")
     rows = artifact.manifest.stats.get("rows")
     if isinstance(rows, int) and not isinstance(rows, bool):
         check_at_most(rows, settings, "max_dataset_rows", f"rows in {name}")
-    frame = read_jsonl(artifact.path / DATA_FILE, name=name)
+    frame = read_jsonl(artifact.file(DATA_FILE), name=name)
     check_at_most(len(frame), settings, "max_dataset_rows", f"rows in {name}")
     check_labels(sorted(frame["label"].unique()), settings, f"{name}'s label set", min_labels=0)
     return artifact, frame

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import TaskSpec, get_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import load_real_dataset, subsample, to_jsonl
@@ -47,6 +47,7 @@ class GenerationCore:
         """Readiness: the artifact store is reachable (raises Unavailable otherwise)."""
         self.store.check()
 
+    @single_flight("dataset")
     def import_real_data(
         self, task: str, *, test_fraction: float = 0.2, max_train_rows: int = 0,
         max_test_rows: int = 0, seed: int = 0,
@@ -97,6 +98,7 @@ class GenerationCore:
             log.info("imported real %s split of %s: %d rows", split, task, len(part))
         return refs[0], refs[1]
 
+    @single_flight("dataset")
     def generate(self, spec: GenerationSpec, examples_uri: str = "",
                  progress: ProgressFn = ignore_progress) -> ArtifactRef:
         """Generate a synthetic dataset with the LLM (Li et al. 2023, §3: zero-/few-shot).

@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import check_split_and_agreement, validate_dataset
@@ -98,6 +98,7 @@ class TrainingCore:
                         "numbers", what, source)
         return frame, source
 
+    @single_flight("model")
     def train(
         self, task: str, data: list[TrainingData], config: TrainConfig,
         progress: ProgressFn = ignore_progress, *, validation_uri: str | None = None,
@@ -203,6 +204,7 @@ class TrainingCore:
         (folder / PARITY_FILE).write_text(json.dumps(sample.tolist()))
         return source
 
+    @single_flight("onnx-model")
     def export(
         self, model_uri: str, *, opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
         quantize_int8: bool = False, progress: ProgressFn = ignore_progress,
@@ -233,7 +235,7 @@ class TrainingCore:
             return existing
         model = fetch_kind(model_uri, self.settings, "model", "model_uri")
         texts, max_length = self._parity_inputs(model)
-        evaluation = self._validation_texts(model.path / VALIDATION_FILE) if quantize_int8 else None
+        evaluation = self._validation_texts(model.file(VALIDATION_FILE, required=False)) if quantize_int8 else None
         steps = 3 if quantize_int8 else 2
         progress(Progress(stage="export", total=steps, unit="steps",
                           message=f"exporting {model.ref.id} to ONNX opset {opset}"))
@@ -276,7 +278,7 @@ class TrainingCore:
         if PARITY_FILE not in {entry.path for entry in model.manifest.files}:
             raise InvalidInput(f"{name} has no {PARITY_FILE}; train it with TrainingService.Train")
         try:
-            texts = json.loads((model.path / PARITY_FILE).read_text(encoding="utf-8"))
+            texts = json.loads(model.file(PARITY_FILE).read_text(encoding="utf-8"))
         except (ValueError, RecursionError) as exc:
             raise InvalidInput(f"{name}: {PARITY_FILE} is not JSON") from exc
         config = model.manifest.parameters.get("config")
@@ -290,7 +292,7 @@ class TrainingCore:
     @staticmethod
     def _validation_texts(path) -> tuple[list[str], list[str]] | None:
         """The model's validation (texts, labels), or None if it has none."""
-        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        if path is None or not path.read_text(encoding="utf-8").strip():
             return None
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         return [r["text"] for r in rows], [r["label"] for r in rows]

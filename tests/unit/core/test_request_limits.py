@@ -1,4 +1,4 @@
-"""Tests of synthclf.core.limits and synthclf.core.jobs: limit messages, names, labels, cancellation."""
+"""Tests of synthclf.core.limits and synthclf.core.cancellation: limit messages, names, labels, cancellation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from synthclf.core.config import Settings
 from synthclf.core.errors import Cancelled, InvalidInput, ResourceExhausted
-from synthclf.core.jobs import Job, active_jobs, cancel_all
+from synthclf.core.cancellation import Job, active_jobs, cancel_all
 from synthclf.core.limits import (
     check_at_most, check_labels, check_model_name, setting_name, shown, truncate,
 )
