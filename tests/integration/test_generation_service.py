@@ -39,6 +39,13 @@ GenerationCore(get_settings()).generate(GenerationSpec.model_validate_json(sys.a
 """
 
 
+@pytest.fixture(autouse=True)
+def _store_of_the_test(tmp_path, monkeypatch):
+    """The environment's store is the test's (``settings_for(tmp_path)``): reads without
+    explicit settings (``fetch(uri)``) may only name artifacts of the configured store."""
+    monkeypatch.setenv("SYNTHCLF_ARTIFACT_STORE", str(tmp_path / "artifacts"))
+
+
 def settings_for(root: Path, server: FaultServer | None = None, timeout_s: float = 5.0) -> Settings:
     return Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache", llm_timeout_s=timeout_s,
                     llm_base_url=server.base_url if server else None, llm_model="fault-model")  # fmt: skip
