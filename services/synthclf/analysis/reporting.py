@@ -23,19 +23,21 @@ from pathlib import Path
 import numpy as np
 
 from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, pca_projection
+from synthclf.analysis.inputs import read_evaluation
 from synthclf.analysis.document import render_markdown
 from synthclf.analysis.html import render_html
 from synthclf.analysis.metrics import Metrics
 from synthclf.analysis.report import build_document
 from synthclf.analysis.report_data import DatasetRow, EvaluationRow, ModelRow, ReportData
-from synthclf.analysis.service import DATA_FILE, METRICS_FILE, RESULT_FILES, SERVICE, AnalysisCore
+from synthclf.analysis.service import RESULT_FILES, SERVICE, AnalysisCore
 from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
 from synthclf.core.artifacts import (
     ArtifactRef, fetch, find, job_id, publish, read_artifact_file, read_manifest, single_flight, staging,
 )
-from synthclf.core.datasets import read_jsonl
-from synthclf.core.errors import InvalidInput, NotFound, SynthclfError
+from synthclf.core.errors import InvalidInput, NotFound, SynthclfError, validated
+from synthclf.core.inputs import read_dataset
+from synthclf.core.limits import shown
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 
 log = logging.getLogger("synthclf.analysis")
@@ -65,9 +67,9 @@ class _Collector:
 
     def evaluation(self, uri: str) -> None:
         """Read an evaluation, then its test dataset and its model's lineage."""
-        artifact = fetch(uri, self.core.settings, kind="evaluation")
-        raw = json.loads(artifact.file(METRICS_FILE).read_text())
-        metrics = Metrics.model_validate({k: v for k, v in raw.items() if k in Metrics.model_fields})
+        artifact, raw = read_evaluation(uri, self.core.settings)
+        metrics = validated(Metrics, f"metrics of evaluation {shown(uri, 200)}",
+                            {k: v for k, v in raw.items() if k in Metrics.model_fields})
         tags = raw.get("tags", {})
         row = EvaluationRow(
             task=tags.get("task", "?"), source=tags.get("source", "?"), macro_f1=metrics.macro_f1,
@@ -170,7 +172,7 @@ def _try(data: ReportData, what: str, call):
 
 
 def _has_agreement(core: AnalysisCore, uri: str) -> bool:
-    frame = read_jsonl(fetch(uri, core.settings, kind="dataset").file(DATA_FILE))
+    _, frame = read_dataset(uri, core.settings)
     return bool(frame["agreement"].notna().any())
 
 
