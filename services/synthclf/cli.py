@@ -37,7 +37,7 @@ def _tasks(args: argparse.Namespace) -> int:
         return 0
     print(f"{'task':<24} {'subj.':<6} {'data here':<10} labels")
     for r in rows:
-        stars = "★" * r["subjectivity"]
+        stars = "★" * (r["subjectivity"] or 0) or "–"
         here = "yes" if r["data_available"] else "no"
         print(f"{r['name']:<24} {stars:<6} {here:<10} {', '.join(r['labels'])}")
     return 0

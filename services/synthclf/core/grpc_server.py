@@ -42,7 +42,7 @@ def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> No
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Turns exceptions raised by servicers into gRPC statuses (unary and server-streaming)."""
+    """Turns exceptions raised by servicers into gRPC statuses (unary, server- and client-streaming)."""
 
     def intercept_service(self, continuation, handler_call_details):
         """Wrap the handler's behaviour so exceptions become ``context.abort`` calls."""
@@ -75,6 +75,19 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 stream, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_upload = handler.stream_unary
+
+            def upload(request_iterator, context):
+                """The client-streaming handler, with exceptions mapped to statuses."""
+                try:
+                    return inner_upload(request_iterator, context)
+                except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    _abort(context, exc, method)
+
+            return grpc.stream_unary_rpc_method_handler(
+                upload, handler.request_deserializer, handler.response_serializer
             )
         return handler
 
