@@ -283,13 +283,17 @@ def describe_errors(exc: ValidationError, source: str, lines: dict[tuple, int],
         prefix: path of the validated object inside the document (e.g. ``("tasks", "imdb")``).
     """
     problems = []
-    for error in exc.errors():
+    errors = exc.errors()
+    locs = [tuple(e["loc"]) for e in errors]
+    for error in errors:
         loc = tuple(error["loc"])
+        if any(other[:len(loc)] == loc and other != loc for other in locs):
+            continue  # "labels: too few items" after each label failed: the label errors say it
         path = (*prefix, *loc)
         line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
         where = f"line {line}: " if line else ""
         field = ".".join(map(str, loc)) or "task"
-        problems.append(f"{source}: {where}{field}: {error['msg']}")
+        problems.append(f"{source}: {where}{field}: {error['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)
 
 
