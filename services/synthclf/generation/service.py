@@ -221,7 +221,9 @@ class GenerationCore:
                        timeout_s=self.settings.llm_timeout_s, max_retries=spec.max_retries) as llm, \
                 ResponseCache(self.settings.cache_dir / CACHE_FOLDER) as cache:
             _preflight(llm)
-            result = generate_rows(task, spec, llm, examples, progress, cache=cache, price=price)
+            # a task URI names the task by its artifact; the generator checks the spec against task.name
+            result = generate_rows(task, spec.model_copy(update={"task": task.name}), llm, examples, progress,
+                                   cache=cache, price=price)
         counts = result.counts
         log.info("generated %s: %d rows from %d requests (%d cached), rejected %s, %d tokens, $%.4f, %.1f s, %s",
                  artifact_id, counts.accepted, counts.requested, counts.cache_hits,
