@@ -248,3 +248,24 @@ def test_cli_refuses_bad_data_with_exit_code_2(service, tmp_path, monkeypatch, c
     code = main(["datasets", "import", str(tmp_path / "data.csv"), "--task-file", str(tmp_path / "task.yaml")])
     assert code == 2
     assert "values the task 'tiny' lacks: 'meh'" in capsys.readouterr().err
+
+
+def test_upload_import_and_refusal_on_s3(s3_endpoint, tmp_path):
+    settings = Settings(artifact_store="s3://synthclf-own/artifacts", s3_endpoint=s3_endpoint, s3_access_key="testing",
+                        s3_secret_key="testing", cache_dir=tmp_path / "cache")
+    running = start_server(["generation"], settings, port=0)
+    try:
+        with GenerationClient(running.address) as client:
+            (tmp_path / "good.csv").write_bytes(_csv(GOOD))
+            (tmp_path / "bad.csv").write_bytes(_csv(GOOD + [("so so", "meh")]))
+            task, upload, response = _import(client, TINY_TASK, tmp_path / "good.csv")
+            assert response.train.uri.startswith("s3://synthclf-own/artifacts/dataset/")
+            assert len(_rows(response.train.uri, settings)) + len(_rows(response.test.uri, settings)) == 20
+            bad = client.upload(tmp_path / "bad.csv").upload.uri
+            with pytest.raises(InvalidInput, match="'meh'"):
+                client.import_user_data(task, bad)
+    finally:
+        running.stop(grace_s=1)
+    store = open_store(settings.artifact_store, settings)
+    assert not [k for k in store.list("upload/") if bad.rsplit("/", 1)[1] in k]
+    assert [k for k in store.list("upload/") if upload.rsplit("/", 1)[1] in k]  # the accepted upload stays
