@@ -308,12 +308,15 @@ def parse_task_yaml(text: str, source: str = "task file") -> TaskSpec:
         The spec, with drafted prompts filled in.
 
     Raises:
-        InvalidInput: over :data:`MAX_TASK_FILE_BYTES`, not YAML, not a mapping, or a field
-            fails validation — each problem named with its field and line.
+        InvalidInput: over :data:`MAX_TASK_FILE_BYTES`, not YAML, YAML aliases (which can
+            expand a small file into a huge one), not a mapping, or a field fails validation —
+            each problem named with its field and line.
     """
     if len(text.encode("utf-8")) > MAX_TASK_FILE_BYTES:
         raise InvalidInput(f"{source}: task file is over {MAX_TASK_FILE_BYTES} bytes")
     try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise InvalidInput(f"{source}: YAML aliases (*name) are not allowed in a task file")
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

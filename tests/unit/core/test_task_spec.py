@@ -85,3 +85,8 @@ def test_a_value_listed_for_two_labels_is_refused():
 def test_yaml_lines_maps_paths_to_lines():
     lines = yaml_lines(MINIMAL)
     assert lines[("labels", 1, "name")] == 8 and lines[("domain",)] == 2
+
+
+def test_yaml_aliases_are_refused():
+    with pytest.raises(InvalidInput, match="aliases"):
+        parse_task_yaml("name: x\nd: &a [1, 2]\ne: [*a, *a]\nlabels: []\n")
