@@ -16,7 +16,6 @@ from typing import Any
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
-from synthclf.core.errors import InvalidInput
 from synthclf.core.store import ArtifactStore
 from synthclf.core.task_spec import TaskSpec, parse_task_yaml
 
@@ -71,9 +70,7 @@ def load_task(task: str, settings: Settings) -> TaskSpec:
     """
     if not is_task_uri(task):
         return get_task(task)
-    artifact = fetch(task, settings)
-    if artifact.manifest.kind != KIND:
-        raise InvalidInput(f"{task} is a '{artifact.manifest.kind}' artifact, not a task")
-    return parse_task_yaml((artifact.path / TASK_FILE).read_text(encoding="utf-8"), source=task)
+    artifact = fetch(task, settings, kind=KIND)
+    return parse_task_yaml(artifact.file(TASK_FILE).read_text(encoding="utf-8"), source=task)
 
 

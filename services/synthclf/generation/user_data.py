@@ -12,9 +12,11 @@ import logging
 
 from pydantic import BaseModel
 
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, staging
+from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, read_manifest, staging
+from synthclf.core.inputs import fetch_kind
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
+from synthclf.core.limits import check_at_most
 from synthclf.core.store import ArtifactStore
 from synthclf.core.task_spec import TaskSpec
 from synthclf.generation.data_files import open_sources
@@ -35,11 +37,11 @@ class UserImport(BaseModel):
 
 
 def _upload(uri: str, settings: Settings):
-    artifact = fetch(uri, settings)
-    if artifact.manifest.kind != UPLOAD_KIND:
-        raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not an upload (use Upload)")
-    fmt = artifact.manifest.parameters["format"]
-    return artifact, artifact.path / DATA_FILES[fmt], fmt, artifact.manifest.parameters["filename"]
+    artifact = fetch_kind(uri, settings, UPLOAD_KIND, "upload_uri")
+    fmt = artifact.manifest.parameters.get("format")
+    if fmt not in DATA_FILES:
+        raise InvalidInput(f"upload {uri} names no known format ({fmt!r})")
+    return artifact, artifact.file(DATA_FILES[fmt]), fmt, str(artifact.manifest.parameters.get("filename", "upload"))
 
 
 def import_upload(store: ArtifactStore, settings: Settings, task: TaskSpec, task_uri: str, upload_uri: str,
@@ -81,6 +83,8 @@ def import_upload(store: ArtifactStore, settings: Settings, task: TaskSpec, task
                     for source in opened:
                         source.split = "test" if uri == test_upload_uri else "train"
                 sources += opened
+            rows = sum(source.dataset.num_rows for source in sources)
+            check_at_most(rows, settings, "max_dataset_rows", f"rows in {', '.join(s.name for s in sources)}")
             (scratch / "train").mkdir()
             (scratch / "test").mkdir()
             summary = import_rows(task, sources, columns, options, scratch / "train" / DATA_FILE,

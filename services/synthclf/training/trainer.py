@@ -245,9 +245,10 @@ def train_classifier(
             torch.manual_seed(config.seed)
             backbone = config.backbone or str(_default_backbone())
             label2id = {name: i for i, name in enumerate(label_names)}
-            tokenizer = AutoTokenizer.from_pretrained(backbone)
+            tokenizer = AutoTokenizer.from_pretrained(backbone, local_files_only=True)
             model = AutoModelForSequenceClassification.from_pretrained(
                 backbone,
+                local_files_only=True,  # never a download (training/backbone.py)
                 num_labels=len(label_names),
                 id2label=dict(enumerate(label_names)),
                 label2id=label2id,
