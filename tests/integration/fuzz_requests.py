@@ -56,12 +56,6 @@ def _scalar(field: FieldDescriptor, pool: Sequence[str]) -> st.SearchStrategy:
                      st.integers(min_value=low, max_value=high))
 
 
-def _repeated(field: FieldDescriptor) -> bool:
-    """Whether ``field`` is repeated (protobuf 7's upb descriptors have ``is_repeated``, no ``label``)."""
-    is_repeated = getattr(field, "is_repeated", None)
-    return bool(is_repeated) if is_repeated is not None else field.label == F.LABEL_REPEATED
-
-
 def _value(field: FieldDescriptor, pool: Sequence[str], depth: int) -> st.SearchStrategy:
     """A value of ``field`` (a list for repeated fields, a dict for maps)."""
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -69,7 +63,7 @@ def _value(field: FieldDescriptor, pool: Sequence[str], depth: int) -> st.Search
         value = _single(field.message_type.fields_by_name["value"], pool, depth)
         return st.dictionaries(key, value, max_size=4)
     single = _single(field, pool, depth)
-    if not _repeated(field):
+    if not field.is_repeated:
         return single
     small = st.lists(single, max_size=5)
     many = st.tuples(single, st.integers(1_000, 10_000)).map(lambda pair: [pair[0]] * pair[1])
@@ -93,7 +87,7 @@ def _assign(message: Message, field: FieldDescriptor, value) -> None:
                 target[key].CopyFrom(item)
             else:
                 target[key] = item
-    elif _repeated(field):
+    elif field.is_repeated:
         target = getattr(message, name)
         del target[:]
         if field.message_type is not None:

@@ -19,7 +19,7 @@ from synthclf.core.config import Settings
 from synthclf.core.datasets import load_real_dataset, subsample, to_jsonl
 from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import fetch_kind, read_dataset
-from synthclf.core.limits import check_at_most
+from synthclf.core.limits import check_at_most, check_seed
 from synthclf.core.progress import ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 from synthclf.core.task_artifacts import is_task_uri, load_task, publish_task
@@ -76,6 +76,7 @@ class GenerationCore:
         """
         if not 0.0 < test_fraction < 1.0:
             raise InvalidInput(f"test_fraction must be in (0, 1), got {test_fraction}")
+        check_seed(seed)
         spec = get_task(task)
         params = {"task": task, "test_fraction": round(test_fraction, 6), "seed": seed,
                   "max_train_rows": max_train_rows, "max_test_rows": max_test_rows}
@@ -160,6 +161,7 @@ class GenerationCore:
                 published and the uploads are removed. NotFound: unknown task or upload.
         """
         task_uri, spec = self.task_artifact(task)
+        check_seed((options or ImportOptions()).seed)
         options = (options or ImportOptions()).model_copy(
             update={"max_empty_share": self.settings.import_max_empty_share})
         return import_upload(self.store, self.settings, spec, task_uri, upload_uri, test_upload_uri,
