@@ -48,6 +48,7 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "model": ("config.json", "labels.json"),
     "onnx-model": ("model.onnx", "labels.json"),
     "evaluation": ("metrics.json",),
+    "task": ("task.yaml",),
 }
 #: Longest artifact URI accepted, characters.
 MAX_URI_CHARS = 2048

@@ -187,6 +187,15 @@ class Settings(BaseSettings):
         description="PEM root certificate(s) clients trust (e.g. a private CA or a self-signed "
         "server certificate). Set: clients use TLS. Unset with tls_cert_file set: the system roots.",
     )
+    # A user's own data (README "Your own task"): upload and import limits.
+    upload_max_bytes: int = Field(
+        2 * 1024**3, ge=1, description="Largest data file (or packed save_to_disk folder) the "
+        "generation service accepts in one Upload, bytes; beyond it RESOURCE_EXHAUSTED."
+    )
+    import_max_empty_share: float = Field(
+        0.05, ge=0, le=1, description="Import: share of rows with an empty text that are dropped "
+        "and counted; above it the file is refused (INVALID_ARGUMENT)."
+    )
     metrics_port: int | None = Field(
         None,
         description="HTTP port of the Prometheus /metrics endpoint (inference requests, latency, "
