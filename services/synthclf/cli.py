@@ -3,7 +3,7 @@
     synthclf tasks list [--json]           the task catalog and which tasks have data here
     synthclf serve all|<service> [...]     host services (all four in one process: embedded default)
     synthclf health --address HOST:PORT    exit 0 when grpc.health.v1 says SERVING
-    synthclf llm serve | path              the local llama.cpp server with Gemma-3-270M
+    synthclf llm serve | path              the local llama.cpp server (Qwen2.5-Coder-1.5B-Instruct)
     synthclf run [--task sms_spam] [...]   the main job: the experiment flow on the embedded default
     synthclf experiment --preset paper-offline [...]   a study over tasks × sources, Table 1 + report
     synthclf predict --model NAME "text" …  classify texts with a served model (label + probabilities)
@@ -59,18 +59,18 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _llm(args: argparse.Namespace) -> int:
-    from synthclf.core.models import gemma_gguf_path
+    from synthclf.llm_server import LocalLLMServer, local_model
 
     settings = get_settings()
+    model = local_model(settings.llm_local_model)
     if args.action == "path":
-        print(gemma_gguf_path(settings.cache_dir))
+        print(model.locate(settings.cache_dir))
         return 0
     import threading
 
-    from synthclf.llm_server import LocalLLMServer
-
-    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port) as server:
-        print(f"local LLM serving at {server.base_url} (model gemma-3-270m); Ctrl-C stops it", flush=True)
+    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port, model=model.alias) as server:
+        print(f"local LLM serving at {server.base_url} (model {model.alias}: {model.title}, "
+              f"{model.prompt_style} prompts, one slot); Ctrl-C stops it", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

@@ -23,7 +23,7 @@ from synthclf.generation.accounting import PriceTable, resolve_price
 from synthclf.generation.cache import CACHE_FOLDER, ResponseCache
 from synthclf.generation.generator import GenerationSpec, generate_rows
 from synthclf.generation.llm import LLMClient, LLMUnavailable
-from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptTemplate
+from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle, PromptTemplate
 
 log = logging.getLogger("synthclf.generation")
 SERVICE = "generation"
@@ -120,7 +120,10 @@ class GenerationCore:
             requests failed in a row (nothing is published; re-run to resume).
         """
         task = get_task(spec.task)
-        spec = spec.for_task(task).model_copy(update={"model": spec.model or self.settings.llm_model})
+        spec = spec.for_task(task).model_copy(update={
+            "model": spec.model or self.settings.llm_model,
+            "prompt_style": spec.prompt_style or (PromptStyle(self.settings.llm_prompt_style)
+                                                  if self.settings.llm_prompt_style else None)})
         price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
                               spec.price_completion_per_mtok)
         params = {**spec.model_dump(mode="json"), "examples_uri": examples_uri,
@@ -158,6 +161,7 @@ class GenerationCore:
                        "price": asdict(price) if price else None,
                        "structured_output": result.structured_output,
                        "structured_output_note": result.structured_output_note,
+                       "reproducibility": reproducibility(spec, self.settings.llm_deterministic),
                        "prompt_samples": result.prompt_samples},
             )
 
@@ -181,6 +185,30 @@ def _preflight(llm: LLMClient) -> None:
     except LLMUnavailable as exc:
         if exc.kind in ("unreachable", "timeout") or exc.status_code in (401, 403):
             raise
+
+
+def reproducibility(spec: GenerationSpec, deterministic_server: bool) -> dict[str, Any]:
+    """Whether a job's dataset can be regenerated bit for bit, for its manifest.
+
+    A job is reproducible when the server samples deterministically for each request's seed
+    and serves one request at a time (``SYNTHCLF_LLM_DETERMINISTIC``; set for the local
+    llama.cpp server) and the job sends its requests in request order (``concurrency`` 1):
+    then the same seed, model file and llama.cpp build give the same dataset from a fresh
+    server and an empty response cache. Remote APIs (OpenAI's ``seed`` is best-effort) and
+    batched servers (vLLM) give no such guarantee.
+
+    Returns:
+        ``{"reproducible": bool, "note": str}``.
+    """
+    if not deterministic_server:
+        note = ("not guaranteed: the LLM server is not known to sample deterministically per seed with one "
+                "slot (remote APIs treat seeds as best-effort; batched servers mix requests)")
+        return {"reproducible": False, "note": note}
+    if spec.concurrency != 1:
+        return {"reproducible": False, "note": f"not guaranteed: {spec.concurrency} requests in flight reach the "
+                "single-slot server in an order set by thread timing; use concurrency 1"}
+    return {"reproducible": True, "note": "same seed, model file and llama.cpp build, fresh server and empty "
+            "response cache give the same dataset (per-request seeds, request order, one slot)"}
 
 
 def task_prompts(task: TaskSpec, max_words: int) -> dict[str, Any]:
