@@ -3,8 +3,9 @@
 ``paper-offline`` is the paper's Table 1 (Li et al. 2023) restricted to the tasks whose real
 data ship in PyPI packages on this machine — SMS spam, BBC news (stand-in for AG News),
 Rotten Tomatoes (for IMDB), VADER movie snippets (per-annotator ratings: instance-level
-subjectivity) and TREC questions — each with real, zero-shot and few-shot training data and
-the offline default backbone (all-MiniLM-L6-v2).
+subjectivity), TREC questions, iSarcasmEval tweets (for sarcasm) and Seinfeld laugh lines (for
+humor speech) — seven tasks from low to high subjectivity, each with real, zero-shot and
+few-shot training data and the offline default backbone (all-MiniLM-L6-v2).
 
 Its sizes are chosen so the whole study takes about 35 minutes on a quiet 2-vCPU machine with
 the local Gemma-3-270M: 17 labels × 40 rows per label × 2 modes = 1 360 accepted synthetic
@@ -25,7 +26,7 @@ from orchestration.config import BASE_SOURCES, ExperimentConfig, GenerationOptio
 from synthclf.core.errors import InvalidInput, validated
 
 #: Tasks with real labelled data in packages on an offline machine (catalog ``offline_source``).
-OFFLINE_TASKS = ["sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec"]
+OFFLINE_TASKS = ["sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec", "sarcasm_tweets", "seinfeld_humor"]
 
 PRESETS: dict[str, ExperimentConfig] = {
     "paper-offline": ExperimentConfig(
@@ -37,7 +38,7 @@ PRESETS: dict[str, ExperimentConfig] = {
     "smoke": ExperimentConfig(
         title="synthclf smoke test (tiny sizes)",
         tasks=["sms_spam"], sources=list(BASE_SOURCES), real_train_rows=24, test_rows=60, max_texts=100,
-        generation=GenerationOptions(rows_per_label=4),
+        generation=GenerationOptions(rows_per_label=4, max_words=20),
         training=TrainingOptions(epochs=1, batch_size=8, max_length=32),
     ),
 }

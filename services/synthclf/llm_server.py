@@ -110,7 +110,8 @@ class LocalLLMServer:
         self.port = port or free_port(host)
         self.threads = threads or os.cpu_count() or 1
         self.n_ctx = n_ctx
-        self.log_path = Path(cache_dir) / "llm-server.log"
+        # One log per server: several servers may share a cache folder (tests, benchmarks).
+        self.log_path = Path(cache_dir) / f"llm-server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     @property
