@@ -7,15 +7,16 @@ subjectivity), TREC questions, iSarcasmEval tweets (for sarcasm) and Seinfeld la
 humor speech) — seven tasks from low to high subjectivity, each with real, zero-shot and
 few-shot training data and the offline default backbone (all-MiniLM-L6-v2).
 
-Its sizes are chosen so the whole study takes about 35 minutes on a quiet 2-vCPU machine with
-the local Gemma-3-270M: 17 labels × 40 rows per label × 2 modes = 1 360 accepted synthetic
-texts at 0.4–0.8 s (zero-shot) and 1.5–3.7 s (few-shot: longer prompts) per text, measured
-(docs/orchestration.md) ≈ 25 min; fifteen MiniLM fine-tunes on 80–240 texts (up to 10
-epochs with early stopping on validation Macro-F1 — 80 texts are 5 steps per epoch, and with
-3 epochs the real SMS-spam and Rotten-Tomatoes models still predicted the majority class —
-128 tokens: BBC texts are title + lead, ≈ 27 words; synthetic texts are capped by the
-catalog's max_words, 25–60 words, i.e. 50–120 completion tokens) ≈ 5 min; evaluation on at
-most 1 000 real test texts per task and the analyses on at most 500 texts per dataset ≈ 5 min.
+Sizes: at least 50 synthetic rows per label and mode (the paper-offline study's requirement).
+With the default local LLM (Qwen2.5-Coder-1.5B-Instruct, chat prompts with JSON output) a
+request costs ≈ 45 generated tokens (the text plus ≈ 12 tokens of JSON) and 85–235 prompt
+tokens (zero-shot / few-shot; counted with its tokenizer, benchmarks/README.md), ≈ 5 s
+zero-shot and ≈ 8 s few-shot per accepted text at 10.8 generated tokens/s (2 threads). 21
+labels × 50 rows × 2 modes = 2 100 texts ≈ 4 h of generation on 2 vCPUs, plus ≈ 15 min for 21
+MiniLM fine-tunes (up to 10 epochs, early stopping on validation Macro-F1, 128 tokens),
+evaluation on at most 1 000 real test texts per task and the analyses on at most 500 texts per
+dataset. To fit 2.5 h here, pass ``--rows-per-label 28`` (estimate) or point
+``SYNTHCLF_LLM_BASE_URL`` at a faster server.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ PRESETS: dict[str, ExperimentConfig] = {
     "paper-offline": ExperimentConfig(
         title="Real vs synthetic training data on the offline tasks (Li et al. 2023, Table 1)",
         tasks=OFFLINE_TASKS, sources=list(BASE_SOURCES), test_rows=1000, max_texts=500,
-        generation=GenerationOptions(rows_per_label=40),
+        generation=GenerationOptions(rows_per_label=50),
         training=TrainingOptions(epochs=10, max_length=128),
     ),
     "smoke": ExperimentConfig(

@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the main job: real vs zero-shot vs few-shot on one task")
     run.add_argument("--task", default="sms_spam")
-    run.add_argument("--rows-per-label", type=int, default=100, help="synthetic rows per label and mode")
+    run.add_argument("--rows-per-label", type=int, default=30, help="synthetic rows per label and mode "
+                     "(30: make run stays within about 20 min with the default local LLM; README)")
     run.add_argument("--real-train-rows", type=int, default=0, help="0 = matched to a synthetic set")
     run.add_argument("--test-rows", type=int, default=0, help="0 = whole real test split")
     run.add_argument("--epochs", type=int, default=3)

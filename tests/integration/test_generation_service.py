@@ -246,8 +246,8 @@ def _fresh_generation(root: Path, job: GenerationSpec) -> tuple[str, dict]:
 def test_two_fresh_generations_with_one_seed_publish_identical_datasets(tmp_path) -> None:
     # The chat + json_object path of the default model, on the smallest model that serves it:
     # the grammar keeps even a base model's output JSON. Temperature 1: sampling really matters.
-    job = GenerationSpec(task="sms_spam", mode=GenerationMode.ZERO_SHOT, rows_per_label=2, max_requests_per_label=3,
-                         max_words=15, prompt_style=PromptStyle.CHAT, temperature=1.0, seed=7, diversity_every=2)
+    job = GenerationSpec(task="sms_spam", mode=GenerationMode.ZERO_SHOT, rows_per_label=1, max_requests_per_label=2,
+                         max_words=20, prompt_style=PromptStyle.CHAT, temperature=1.0, seed=7, diversity_every=2)
     first_sha, first = _fresh_generation(tmp_path / "first", job)
     again_sha, again = _fresh_generation(tmp_path / "again", job)
     assert first["structured_output"] and first["cache_hits"] == again["cache_hits"] == 0
