@@ -9,14 +9,14 @@ few-shot training data and the offline default backbone (all-MiniLM-L6-v2).
 
 Sizes: at least 50 synthetic rows per label and mode (the paper-offline study's requirement).
 With the default local LLM (Qwen2.5-Coder-1.5B-Instruct, chat prompts with JSON output) a
-request costs ≈ 45 generated tokens (the text plus ≈ 12 tokens of JSON) and 85–235 prompt
-tokens (zero-shot / few-shot; counted with its tokenizer, benchmarks/README.md), ≈ 5 s
-zero-shot and ≈ 8 s few-shot per accepted text at 10.8 generated tokens/s (2 threads). 21
-labels × 50 rows × 2 modes = 2 100 texts ≈ 4 h of generation on 2 vCPUs, plus ≈ 15 min for 21
-MiniLM fine-tunes (up to 10 epochs, early stopping on validation Macro-F1, 128 tokens),
-evaluation on at most 1 000 real test texts per task and the analyses on at most 500 texts per
-dataset. To fit 2.5 h here, pass ``--rows-per-label 28`` (estimate) or point
-``SYNTHCLF_LLM_BASE_URL`` at a faster server.
+request costs the text plus ≈ 12 tokens of JSON (≈ 22-45 generated tokens) and 85-235 prompt
+tokens (zero-shot / few-shot, counted with its tokenizer): 2.8-5.3 s per accepted zero-shot
+text and 5.1-8.9 s per few-shot text at 10.8 generated tokens/s (2 threads; estimates,
+benchmarks/README.md "Local LLM speed"). 21 labels × 50 rows × 2 modes = 2 100 texts ≈ 3.2 h
+of generation on 2 vCPUs, plus ≈ 15 min for 21 MiniLM fine-tunes (up to 10 epochs, early
+stopping on validation Macro-F1, 128 tokens), evaluation on at most 1 000 real test texts per
+task and the analyses on at most 500 texts per dataset: ≈ 3.5 h. To fit 2.5 h here, pass
+``--rows-per-label 34`` (estimate), or point ``SYNTHCLF_LLM_BASE_URL`` at a faster server.
 """
 
 from __future__ import annotations

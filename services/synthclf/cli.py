@@ -69,7 +69,8 @@ def _llm(args: argparse.Namespace) -> int:
         return 0
     import threading
 
-    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port, model=model.alias) as server:
+    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port, model=model.alias,
+                        threads=settings.llm_threads or None) as server:
         print(f"local LLM serving at {server.base_url} (model {model.alias}: {model.title}, "
               f"{model.prompt_style} prompts, one slot); Ctrl-C stops it", flush=True)
         stop = threading.Event()

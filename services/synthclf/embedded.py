@@ -49,7 +49,8 @@ def embedded_stack(settings: Settings, llm: bool = True) -> Iterator[Endpoints]:
         return
     with ExitStack() as stack:
         if llm and not settings.llm_base_url:
-            llm = stack.enter_context(LocalLLMServer(settings.cache_dir, model=settings.llm_local_model))
+            llm = stack.enter_context(LocalLLMServer(settings.cache_dir, model=settings.llm_local_model,
+                                                     threads=settings.llm_threads or None))
             settings = settings.model_copy(update={
                 "llm_base_url": llm.base_url, "llm_model": llm.model.alias,
                 "llm_prompt_style": settings.llm_prompt_style or llm.model.prompt_style,

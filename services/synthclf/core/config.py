@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="Prompt rendering for the LLM: chat (instruction-tuned) or completion (base "
         "models). Unset: from the model's name (a local model's own kind).",
     )
+    llm_threads: int = Field(
+        0, ge=0,
+        description="llama.cpp threads of the local LLM server; 0: one per core. On a machine shared "
+        "with other busy processes 1 can be several times faster (no spinning thread barrier; "
+        "benchmarks/README.md).",
+    )
     llm_deterministic: bool = Field(
         False,
         description="The LLM server samples deterministically for a request's seed and serves one "

@@ -211,8 +211,8 @@ def reproducibility(spec: GenerationSpec, deterministic_server: bool) -> dict[st
     if spec.concurrency != 1:
         return {"reproducible": False, "note": f"not guaranteed: {spec.concurrency} requests in flight reach the "
                 "single-slot server in an order set by thread timing; use concurrency 1"}
-    return {"reproducible": True, "note": "same seed, model file and llama.cpp build, fresh server and empty "
-            "response cache give the same dataset (per-request seeds, request order, one slot)"}
+    return {"reproducible": True, "note": "same seed, model file, llama.cpp build and thread count, fresh server "
+            "and empty response cache give the same dataset (per-request seeds, request order, one slot)"}
 
 
 def task_prompts(task: TaskSpec, max_words: int) -> dict[str, Any]:
