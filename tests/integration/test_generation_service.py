@@ -232,7 +232,8 @@ def _fresh_generation(root: Path, job: GenerationSpec) -> tuple[str, dict]:
     """One generation on a fresh local server with an empty response cache: (data sha256, stats)."""
     from synthclf.llm_server import LocalLLMServer
 
-    with LocalLLMServer(get_settings().cache_dir, model="gemma-3-270m", threads=2) as server:
+    # One thread: no spinning barrier, so a loaded CI machine slows it least (benchmarks/README.md).
+    with LocalLLMServer(get_settings().cache_dir, model="gemma-3-270m", threads=1) as server:
         settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache",
                             llm_base_url=server.base_url, llm_model="gemma-3-270m", llm_timeout_s=300,
                             llm_deterministic=True)  # fmt: skip
