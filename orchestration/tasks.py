@@ -147,10 +147,10 @@ def evaluate_model(endpoints: Endpoints, model_name: str, onnx_uri: str, test_ur
     """Macro-F1 and accuracy of a served model on a real test split.
 
     ``onnx_uri`` is the artifact served as ``model_name``: it makes the cache key follow the
-    model's content rather than its serving name.
+    model's content rather than its serving name. The analysis service calls the inference
+    service its own settings name (docs/security.md: never an address from the request).
     """
-    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri,
-                                           inference_address=endpoints.inference, tags=tags)
+    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri, tags=tags)
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
         ref, metrics = client.evaluate(request, _progress())
     return Evaluation(uri=ref.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy,

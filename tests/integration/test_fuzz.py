@@ -7,7 +7,8 @@ corrupted bytes sent through a raw channel method (no serializer). Every answer 
 status the caller can act on: never INTERNAL (a bug) or UNKNOWN (an escaped exception).
 After each method the server must still report SERVING on grpc.health.v1 and answer a valid
 Predict. Runs are derandomized (the same cases every run, so CI is stable); set
-``SYNTHCLF_FUZZ_RANDOM=1`` to draw new ones. The number of cases run is printed at the end.
+``FUZZ_RANDOM=1`` to draw new ones and ``FUZZ_SCALE=10`` for ten times as
+many. The number of cases run is printed at the end.
 """
 
 from __future__ import annotations
@@ -174,8 +175,9 @@ def _assert_healthy(env) -> None:
 
 
 def _fuzz_settings(examples: int) -> settings:
+    examples = max(1, round(examples * float(os.environ.get("FUZZ_SCALE", "1"))))
     return settings(max_examples=examples, deadline=None, database=None, print_blob=True,
-                    derandomize=os.environ.get("SYNTHCLF_FUZZ_RANDOM") != "1",
+                    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
                     suppress_health_check=list(HealthCheck))
 
 

@@ -42,6 +42,13 @@ GenerationCore(get_settings()).generate(GenerationSpec.model_validate_json(sys.a
 """
 
 
+@pytest.fixture(autouse=True)
+def _store_of_the_test(tmp_path, monkeypatch):
+    """The environment's store is the test's (``settings_for(tmp_path)``): reads without
+    explicit settings (``fetch(uri)``) may only name artifacts of the configured store."""
+    monkeypatch.setenv("SYNTHCLF_ARTIFACT_STORE", str(tmp_path / "artifacts"))
+
+
 def settings_for(root: Path, server: FaultServer | None = None, timeout_s: float = 5.0) -> Settings:
     return Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache", llm_timeout_s=timeout_s,
                     llm_base_url=server.base_url if server else None, llm_model="fault-model")  # fmt: skip
@@ -53,8 +60,8 @@ def spec_for(**fields) -> GenerationSpec:
     return GenerationSpec(**{**base, **fields})
 
 
-def stats_of(ref) -> dict:
-    return read_manifest(ref.uri).stats
+def stats_of(ref, settings: Settings | None = None) -> dict:
+    return read_manifest(ref.uri, settings).stats
 
 
 @pytest.mark.parametrize(
@@ -87,7 +94,8 @@ def test_permanent_failures_are_counted_and_the_job_publishes(tmp_path) -> None:
         core = GenerationCore(settings_for(tmp_path, server))
         stats = stats_of(core.generate(spec_for(max_retries=1)))
         with FaultServer(faults=Faults(kind="bad_body", every=4, times=99)) as junk_server:
-            junk = stats_of(GenerationCore(settings_for(tmp_path / "b", junk_server)).generate(spec_for()))
+            junk_settings = settings_for(tmp_path / "b", junk_server)  # another store
+            junk = stats_of(GenerationCore(junk_settings).generate(spec_for()), junk_settings)
     assert stats["accepted_per_label"] == {"ham": 3, "spam": 3}
     assert stats["rejected"]["request_failed"] == stats["failures"]["server_error"] >= 1
     assert junk["failures"]["bad_response"] == junk["rejected"]["request_failed"] >= 1

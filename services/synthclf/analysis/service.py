@@ -109,7 +109,7 @@ class AnalysisCore:
             service unreachable.
         """
         check_evaluate_request(self.settings, batch_size=batch_size, n_bootstrap=n_bootstrap,
-                               confidence=confidence)
+                               confidence=confidence, seed=seed)
         if in_process and not model_uri:
             raise InvalidInput("in-process evaluation needs model_uri (an onnx-model artifact)")
         address = resolve_inference_address(self.settings, inference_address, self.local_inference_address)
@@ -253,7 +253,7 @@ class AnalysisCore:
         Raises:
             NotFound: no such dataset. InvalidInput: empty dataset, ``max_texts`` < 1.
         """
-        check_analysis_texts(self.settings, max_texts)
+        check_analysis_texts(self.settings, max_texts, seed=seed)
         params = {"dataset_uri": dataset_uri, "max_texts": max_texts, "seed": seed, "embedding": MODEL_NAME}
         artifact_id = job_id("diversity", params)
         if cached := self._cached("diversity", artifact_id, DiversityResult):
@@ -289,7 +289,7 @@ class AnalysisCore:
         Raises:
             NotFound: a dataset is missing. InvalidInput: empty dataset, ``k`` or ``max_texts`` < 1.
         """
-        check_analysis_texts(self.settings, max_texts, k=k)
+        check_analysis_texts(self.settings, max_texts, k=k, seed=seed)
         params = {"synthetic_uri": synthetic_uri, "real_uri": real_uri, "k": k, "max_texts": max_texts,
                   "seed": seed, "embedding": MODEL_NAME}
         artifact_id = job_id("similarity", params)
@@ -409,7 +409,7 @@ class AnalysisCore:
 
         check_at_most(len(evaluation_uris) + len(input_uris or ()), self.settings, "max_request_uris",
                       "evaluation and input URIs")
-        check_analysis_texts(self.settings, options.get("max_texts", MAX_TEXTS))
+        check_analysis_texts(self.settings, options.get("max_texts", MAX_TEXTS), seed=options.get("seed", 0))
         return make_report(self, title, evaluation_uris, input_uris or [], **options)
 
 

@@ -220,4 +220,5 @@ def get_task(name: str) -> TaskSpec:
     try:
         return catalog[name]
     except KeyError:
-        raise NotFound(f"unknown task '{name}'; known tasks: {', '.join(catalog)}") from None
+        shown = name if len(name) <= 64 else f"{name[:64]}…"
+        raise NotFound(f"unknown task '{shown}'; known tasks: {', '.join(catalog)}") from None

@@ -421,7 +421,9 @@ def _first_bad_line(text: str) -> str:
         try:
             record = json.loads(line)
         except ValueError as exc:
-            return f"line {number} is not JSON ({exc.msg})"
+            return f"line {number} is not JSON ({getattr(exc, 'msg', exc)})"
+        except RecursionError:
+            return f"line {number} is nested too deeply"
         if not isinstance(record, dict):
             return f"line {number} is a JSON {type(record).__name__}, not an object"
     return "it is not JSON lines of objects"

@@ -107,6 +107,16 @@ def check_count(value: int, low: int, settings: Settings, field: str, what: str)
     check_at_most(value, settings, field, what)
 
 
+#: Largest seed accepted: NumPy, scikit-learn and pandas take seeds in [0, 2**32 - 1].
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int, what: str = "seed") -> None:
+    """Refuse a seed outside [0, :data:`MAX_SEED`] (InvalidInput naming ``what``)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"{what} must lie in [0, {MAX_SEED}], got {seed}")
+
+
 def check_finite(value: float, what: str) -> None:
     """Refuse NaN and infinities (InvalidInput naming ``what``)."""
     if not math.isfinite(value):

@@ -18,7 +18,7 @@ from synthclf.core.config import Settings
 from synthclf.core.datasets import load_real_dataset, subsample, to_jsonl
 from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import read_dataset
-from synthclf.core.limits import check_at_most
+from synthclf.core.limits import check_at_most, check_seed
 from synthclf.core.progress import ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 from synthclf.generation.accounting import PriceTable, resolve_price
@@ -70,6 +70,7 @@ class GenerationCore:
         """
         if not 0.0 < test_fraction < 1.0:
             raise InvalidInput(f"test_fraction must be in (0, 1), got {test_fraction}")
+        check_seed(seed)
         spec = get_task(task)
         params = {"task": task, "test_fraction": round(test_fraction, 6), "seed": seed,
                   "max_train_rows": max_train_rows, "max_test_rows": max_test_rows}

@@ -12,6 +12,7 @@ import pytest
 from synthclf.core.catalog import get_task, load_catalog
 from synthclf.core.datasets import (
     COLUMNS,
+    check_split_and_agreement,
     data_available,
     load_real_dataset,
     read_jsonl,
@@ -208,3 +209,32 @@ def test_to_jsonl_fills_missing_schema_columns(tmp_path) -> None:
     assert list(back.columns) == COLUMNS
     assert back.loc[0, "split"] == "train" and np.isnan(back.loc[0, "agreement"])
     assert back.loc[0, "annotations"] is None
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ('{"text": "a", "label": "x"}\n{broken\n', "line 2 is not JSON"),
+    ('[1, 2]\n', "missing columns: text, label"),
+    ('{"text": null, "label": "x"}\n', "row 0 has null"),
+    ('{"text": NaN, "label": "x"}\n', "not a string"),
+    ('{"text": 5, "label": "x"}\n', "row 0 has a JSON int"),
+    ('{"text": {"a": 1}, "label": "x"}\n', "row 0 has a JSON dict"),
+    ('{"text": "a", "label": ["x"]}\n', "label that is not a string"),
+    ('{"body": "a", "label": "x"}\n', "missing columns: text"),
+    ("[" * 100_000 + "\n", "is not a dataset: line 1 is nested too deeply"),
+])
+def test_read_jsonl_refuses_malformed_and_wrong_typed_rows(tmp_path, content, problem):
+    path = tmp_path / "data.jsonl"
+    path.write_text(content)
+    with pytest.raises(InvalidInput, match=problem) as caught:
+        read_jsonl(path, name="dataset file:///store/dataset/x")
+    assert str(tmp_path) not in caught.value.message and "dataset file:///store/dataset/x" in caught.value.message
+
+
+def test_split_and_agreement_are_checked_on_their_own():
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"], "split": ["train", "dev"]})
+    with pytest.raises(InvalidInput, match="input 1: split values must be train or test, got: dev"):
+        check_split_and_agreement(frame, "input 1")
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"], "agreement": [0.5, 1.5]})
+    with pytest.raises(InvalidInput, match=r"agreement values must lie in \[0, 1\]; 1 do not, first at row 1"):
+        check_split_and_agreement(frame)
+    check_split_and_agreement(frame[["text", "label"]])
