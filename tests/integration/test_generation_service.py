@@ -246,7 +246,7 @@ def _fresh_generation(root: Path, job: GenerationSpec) -> tuple[str, dict]:
                             llm_base_url=server.base_url, llm_model="gemma-3-270m", llm_timeout_s=300,
                             llm_deterministic=True)  # fmt: skip
         ref = GenerationCore(settings).generate(job)
-    manifest = read_manifest(ref.uri)
+    manifest = read_manifest(ref.uri, settings)
     (entry,) = [f for f in manifest.files if f.path == "data.jsonl"]
     return entry.sha256, manifest.stats
 
