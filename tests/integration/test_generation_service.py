@@ -244,7 +244,7 @@ def _fresh_generation(root: Path, job: GenerationSpec) -> tuple[str, dict]:
     with LocalLLMServer(get_settings().cache_dir, model="gemma-3-270m", threads=1) as server:
         settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache",
                             llm_base_url=server.base_url, llm_model="gemma-3-270m", llm_timeout_s=300,
-                            llm_deterministic=True)  # fmt: skip
+                            llm_deterministic=True, llm_server_id="local:gemma-3-270m")  # fmt: skip
         ref = GenerationCore(settings).generate(job)
     manifest = read_manifest(ref.uri, settings)
     (entry,) = [f for f in manifest.files if f.path == "data.jsonl"]

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="Prompt rendering for the LLM: chat (instruction-tuned) or completion (base "
         "models). Unset: from the model's name (a local model's own kind).",
     )
+    llm_server_id: str | None = Field(
+        None,
+        description="Identity of the LLM server in generation job ids and the response cache. Unset: "
+        "its base URL. `synthclf run` sets `local:<model alias>` for the local server it starts on a "
+        "free port, so a re-run reuses finished jobs and cached responses.",
+    )
     llm_threads: int = Field(
         0, ge=0,
         description="llama.cpp threads of the local LLM server; 0: one per core. On a machine shared "

@@ -290,6 +290,7 @@ def generate_rows(
     *,
     cache: ResponseCache | None = None,
     price: Price | None = None,
+    server_id: str | None = None,
 ) -> GenerationResult:
     """Generate up to ``rows_per_label`` synthetic texts for every label of a task.
 
@@ -308,11 +309,14 @@ def generate_rows(
         task: catalog task (:class:`~synthclf.generation.prompts.TaskLike`).
         spec: what to generate; ``spec.task`` must name ``task``.
         llm: :class:`~synthclf.generation.llm.LLMClient` or any object with ``complete``/``chat``;
-            its ``base_url`` attribute (if any) is part of the cache key.
+            its ``base_url`` attribute (if any) is part of the cache key unless ``server_id`` is given.
         examples: few-shot only: real texts per label name.
         progress: callback for progress events.
         cache: durable response cache (None: every request goes to the server).
         price: the model's price, for cost and the money cap (None: unknown, cost 0).
+        server_id: the server's identity in the cache key (and so in each row's ``request_id``)
+            instead of ``llm.base_url``: a local server started on a free port gets a stable
+            one, so a re-run on another port is served from the cache and fresh runs agree.
 
     Returns:
         The accepted rows in commit (request) order, the counts, and the prompts as sent.
@@ -331,7 +335,7 @@ def generate_rows(
     job = _Job(task, spec, _check_examples(task, spec, examples), price)
     wants_json = job.style is PromptStyle.CHAT and spec.structured_output
     runner = RequestRunner(
-        llm, model=spec.model, base_url=getattr(llm, "base_url", "") or "", concurrency=spec.concurrency,
+        llm, model=spec.model, base_url=server_id or getattr(llm, "base_url", "") or "", concurrency=spec.concurrency,
         cache=cache, response_format=response_format(job.labels) if wants_json else None,
     )  # fmt: skip
     pending: deque[tuple[_Planned, Future[Outcome]]] = deque()

@@ -133,7 +133,7 @@ class GenerationCore:
         price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
                               spec.price_completion_per_mtok)
         params = {**spec.model_dump(mode="json"), "examples_uri": examples_uri,
-                  "llm_base_url": self.settings.llm_base_url, "prompts": task_prompts(task, spec.max_words)}
+                  "llm_server": self._server_id(), "prompts": task_prompts(task, spec.max_words)}
         artifact_id = job_id(f"{task.name}-{spec.mode.value}", params)
         existing = find(self.store, "dataset", artifact_id)
         if existing:
@@ -148,7 +148,8 @@ class GenerationCore:
                        timeout_s=self.settings.llm_timeout_s, max_retries=spec.max_retries) as llm, \
                 ResponseCache(self.settings.cache_dir / CACHE_FOLDER) as cache:
             _preflight(llm)
-            result = generate_rows(task, spec, llm, examples, progress, cache=cache, price=price)
+            result = generate_rows(task, spec, llm, examples, progress, cache=cache, price=price,
+                                   server_id=self._server_id())
         counts = result.counts
         log.info("generated %s: %d rows from %d requests (%d cached), rejected %s, %d tokens, $%.4f, %.1f s, %s",
                  artifact_id, counts.accepted, counts.requested, counts.cache_hits,
@@ -166,9 +167,14 @@ class GenerationCore:
                        "price": asdict(price) if price else None,
                        "structured_output": result.structured_output,
                        "structured_output_note": result.structured_output_note,
+                       "llm_base_url": self.settings.llm_base_url,
                        "reproducibility": reproducibility(spec, self.settings.llm_deterministic),
                        "prompt_samples": result.prompt_samples},
             )
+
+    def _server_id(self) -> str | None:
+        """The LLM server's identity in job ids and the response cache: ``llm_server_id`` or the URL."""
+        return self.settings.llm_server_id or self.settings.llm_base_url
 
     def _llm_url(self) -> str:
         if not self.settings.llm_base_url:
