@@ -5,7 +5,7 @@
     synthclf datasets upload|import|export   your own data in and out (cli_data.py)
     synthclf serve all|<service> [...]     host services (all four in one process: embedded default)
     synthclf health --address HOST:PORT    exit 0 when grpc.health.v1 says SERVING
-    synthclf llm serve | path              the local llama.cpp server with Gemma-3-270M
+    synthclf llm serve | path              the local llama.cpp server (Qwen2.5-Coder-1.5B-Instruct)
     synthclf run [--task sms_spam] [...]   the main job: the experiment flow on the embedded default
     synthclf experiment --preset paper-offline [...]   a study over tasks × sources, Table 1 + report
     synthclf predict --model NAME "text" …  classify texts with a served model (label + probabilities)
@@ -72,18 +72,19 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _llm(args: argparse.Namespace) -> int:
-    from synthclf.core.models import gemma_gguf_path
+    from synthclf.llm_server import LocalLLMServer, local_model
 
     settings = get_settings()
+    model = local_model(settings.llm_local_model)
     if args.action == "path":
-        print(gemma_gguf_path(settings.cache_dir))
+        print(model.locate(settings.cache_dir))
         return 0
     import threading
 
-    from synthclf.llm_server import LocalLLMServer
-
-    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port) as server:
-        print(f"local LLM serving at {server.base_url} (model gemma-3-270m); Ctrl-C stops it", flush=True)
+    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port, model=model.alias,
+                        threads=settings.llm_threads or None) as server:
+        print(f"local LLM serving at {server.base_url} (model {model.alias}: {model.title}, "
+              f"{model.prompt_style} prompts, one slot); Ctrl-C stops it", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -251,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the main job: real vs zero-shot vs few-shot on one task")
     run.add_argument("--task", default="sms_spam")
-    run.add_argument("--rows-per-label", type=int, default=100, help="synthetic rows per label and mode")
+    run.add_argument("--rows-per-label", type=int, default=30, help="synthetic rows per label and mode "
+                     "(30: make run stays within about 20 min with the default local LLM; README)")
     run.add_argument("--real-train-rows", type=int, default=0, help="0 = matched to a synthetic set")
     run.add_argument("--test-rows", type=int, default=0, help="0 = whole real test split")
     run.add_argument("--epochs", type=int, default=3)

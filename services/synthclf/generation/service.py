@@ -31,7 +31,7 @@ from synthclf.generation.accounting import PriceTable, resolve_price
 from synthclf.generation.cache import CACHE_FOLDER, ResponseCache
 from synthclf.generation.generator import GenerationSpec, generate_rows
 from synthclf.generation.llm import LLMClient, LLMUnavailable
-from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptTemplate
+from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle, PromptTemplate
 
 log = logging.getLogger("synthclf.generation")
 SERVICE = "generation"
@@ -206,11 +206,14 @@ class GenerationCore:
         """
         task = load_task(spec.task, self.settings)
         check_at_most(spec.rows_per_label, self.settings, "max_rows_per_label", "rows per label (rows_per_label)")
-        spec = spec.for_task(task).model_copy(update={"model": spec.model or self.settings.llm_model})
+        spec = spec.for_task(task).model_copy(update={
+            "model": spec.model or self.settings.llm_model,
+            "prompt_style": spec.prompt_style or (PromptStyle(self.settings.llm_prompt_style)
+                                                  if self.settings.llm_prompt_style else None)})
         price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
                               spec.price_completion_per_mtok)
         params = {**spec.model_dump(mode="json"), "examples_uri": examples_uri,
-                  "llm_base_url": self.settings.llm_base_url, "prompts": task_prompts(task, spec.max_words)}
+                  "llm_server": self._server_id(), "prompts": task_prompts(task, spec.max_words)}
         artifact_id = job_id(f"{task.name}-{spec.mode.value}", params)
         existing = find(self.store, "dataset", artifact_id)
         if existing:
@@ -227,7 +230,7 @@ class GenerationCore:
             _preflight(llm)
             # a task URI names the task by its artifact; the generator checks the spec against task.name
             result = generate_rows(task, spec.model_copy(update={"task": task.name}), llm, examples, progress,
-                                   cache=cache, price=price)
+                                   cache=cache, price=price, server_id=self._server_id())
         counts = result.counts
         log.info("generated %s: %d rows from %d requests (%d cached), rejected %s, %d tokens, $%.4f, %.1f s, %s",
                  artifact_id, counts.accepted, counts.requested, counts.cache_hits,
@@ -245,8 +248,14 @@ class GenerationCore:
                        "price": asdict(price) if price else None,
                        "structured_output": result.structured_output,
                        "structured_output_note": result.structured_output_note,
+                       "llm_base_url": self.settings.llm_base_url,
+                       "reproducibility": reproducibility(spec, self.settings.llm_deterministic),
                        "prompt_samples": result.prompt_samples},
             )
+
+    def _server_id(self) -> str | None:
+        """The LLM server's identity in job ids and the response cache: ``llm_server_id`` or the URL."""
+        return self.settings.llm_server_id or self.settings.llm_base_url
 
     def _llm_url(self) -> str:
         if not self.settings.llm_base_url:
@@ -268,6 +277,30 @@ def _preflight(llm: LLMClient) -> None:
     except LLMUnavailable as exc:
         if exc.kind in ("unreachable", "timeout") or exc.status_code in (401, 403):
             raise
+
+
+def reproducibility(spec: GenerationSpec, deterministic_server: bool) -> dict[str, Any]:
+    """Whether a job's dataset can be regenerated bit for bit, for its manifest.
+
+    A job is reproducible when the server samples deterministically for each request's seed
+    and serves one request at a time (``SYNTHCLF_LLM_DETERMINISTIC``; set for the local
+    llama.cpp server) and the job sends its requests in request order (``concurrency`` 1):
+    then the same seed, model file and llama.cpp build give the same dataset from a fresh
+    server and an empty response cache. Remote APIs (OpenAI's ``seed`` is best-effort) and
+    batched servers (vLLM) give no such guarantee.
+
+    Returns:
+        ``{"reproducible": bool, "note": str}``.
+    """
+    if not deterministic_server:
+        note = ("not guaranteed: the LLM server is not known to sample deterministically per seed with one "
+                "slot (remote APIs treat seeds as best-effort; batched servers mix requests)")
+        return {"reproducible": False, "note": note}
+    if spec.concurrency != 1:
+        return {"reproducible": False, "note": f"not guaranteed: {spec.concurrency} requests in flight reach the "
+                "single-slot server in an order set by thread timing; use concurrency 1"}
+    return {"reproducible": True, "note": "same seed, model file, llama.cpp build and thread count, fresh server "
+            "and empty response cache give the same dataset (per-request seeds, request order, one slot)"}
 
 
 def task_prompts(task: TaskSpec, max_words: int) -> dict[str, Any]:
