@@ -112,6 +112,10 @@ def env(tmp_path_factory, publish_onnx_model):
                                                    mode=generation_pb2.GENERATION_MODE_ZERO_SHOT),
         "ImportRealData": generation_pb2.ImportRealDataRequest(task="sms_spam", max_train_rows=20,
                                                                max_test_rows=10),
+        "Upload": generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(filename="data.csv", size=20)),
+        "PublishTask": generation_pb2.PublishTaskRequest(
+            yaml="name: fuzz\nlabels: [{name: a, description: x}, {name: b, description: y}]\n"),
+        "Download": generation_pb2.DownloadRequest(uri=dataset),
         "Train": train,
         "ExportOnnx": training_pb2.ExportOnnxRequest(model_uri=model_uri),
         "Predict": inference_pb2.PredictRequest(model=PROTECTED, texts=["win now", "hi"]),
@@ -148,7 +152,9 @@ def _call(channel: grpc.Channel, method, data: bytes) -> grpc.StatusCode:
     """Send raw request bytes to ``method``; the final status (responses are not decoded)."""
     path = f"/{method.containing_service.full_name}/{method.name}"
     try:
-        if method.server_streaming:
+        if method.client_streaming:  # Upload: the fuzzed message as a one-message stream
+            channel.stream_unary(path)(iter([data]), timeout=CALL_TIMEOUT_S)
+        elif method.server_streaming:
             for _ in channel.unary_stream(path)(data, timeout=CALL_TIMEOUT_S):
                 pass
         else:

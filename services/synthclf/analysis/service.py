@@ -397,7 +397,7 @@ class AnalysisCore:
             _, data = read_evaluation(uri, self.settings)
             tags = data.get("tags", {})
             scores.append((tags.get("task", "?"), tags.get("source", "?"), data["macro_f1"]))
-        ratings = {name: spec.subjectivity for name, spec in load_catalog().items()}
+        ratings = {name: spec.subjectivity for name, spec in load_catalog().items() if spec.subjectivity}
         result = task_subjectivity(scores, ratings).model_copy(update={"evaluation_uris": list(evaluation_uris)})
         ref = self._publish("task-subjectivity", artifact_id, result, {"evaluation_uris": sorted(evaluation_uris)},
                             list(evaluation_uris), {"tasks": len({g.task for g in result.gaps})})

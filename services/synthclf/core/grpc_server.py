@@ -24,7 +24,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 
 from synthclf.core.artifacts import ArtifactRef
-from synthclf.core.errors import SynthclfError
+from synthclf.core.errors import InvalidInput, SynthclfError
 from synthclf.core.cancellation import Job
 from synthclf.core.progress import Progress
 from synthclf.v1 import common_pb2
@@ -95,6 +95,14 @@ def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return decode
 
 
+def _decoded(requests: Iterator[Any]) -> Iterator[Any]:
+    """The messages of a client stream; InvalidInput at the first that did not decode."""
+    for request in requests:
+        if isinstance(request, _Undecodable):
+            raise InvalidInput(f"a message of the stream is not a valid {request.type_name} (protobuf decoding failed)")
+        yield request
+
+
 def _refuse_undecodable(request: Any, context: grpc.ServicerContext, method: str) -> None:
     if isinstance(request, _Undecodable):
         log.warning("%s: undecodable request: %s", method, request.error)
@@ -103,7 +111,7 @@ def _refuse_undecodable(request: Any, context: grpc.ServicerContext, method: str
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Turns exceptions raised by servicers into gRPC statuses (unary and server-streaming).
+    """Turns exceptions raised by servicers into gRPC statuses (unary, server- and client-streaming).
 
     Requests that do not decode are answered INVALID_ARGUMENT; unexpected exceptions INTERNAL
     with an error id that is also in the log (:func:`_abort`).
@@ -142,6 +150,19 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 stream, _lenient(handler.request_deserializer), handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_upload = handler.stream_unary
+
+            def upload(request_iterator, context):
+                """The client-streaming handler, with exceptions mapped to statuses."""
+                try:
+                    return inner_upload(_decoded(request_iterator), context)
+                except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    _abort(context, exc, method)
+
+            return grpc.stream_unary_rpc_method_handler(
+                upload, _lenient(handler.request_deserializer), handler.response_serializer
             )
         return handler
 

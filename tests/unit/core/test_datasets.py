@@ -30,6 +30,8 @@ EXPECTED_ROWS = {
     "rotten_tomatoes": (12600, 12808),  # 12,808 fresh/rotten rows
     "vader_movie": (10500, 10568),  # 10,605 snippets less 37 with mean rating 0
     "trec": (5300, 5452),  # nested TREC training sets, 5,452 distinct lines at most
+    "sarcasm_tweets": (1380, 1400),  # iSarcasmEval Task A test: 1,400 tweets, a few duplicates
+    "seinfeld_humor": (4000, 4000),  # 2,000 lines per label drawn from 46,497
 }
 
 
@@ -66,10 +68,38 @@ def test_offline_loader_returns_a_valid_dataset(real, name: str) -> None:
     assert abs((df["split"] == "test").mean() - 0.2) < 0.01
 
 
-@pytest.mark.parametrize("name", ["sms_spam", "bbc_news", "rotten_tomatoes", "trec"])
+@pytest.mark.parametrize("name", ["sms_spam", "bbc_news", "rotten_tomatoes", "trec", "sarcasm_tweets", "seinfeld_humor"])
 def test_corpora_without_raters_have_no_agreement(real, name: str) -> None:
     assert real[name]["agreement"].isna().all()
     assert real[name]["annotations"].isna().all()
+
+
+def test_sarcasm_tweets_keep_the_authors_labels(real) -> None:
+    df = real["sarcasm_tweets"]
+    assert (df["label"] == "sarcastic").sum() == pytest.approx(200, abs=5)  # 200 of 1,400 in the file
+    assert not df["text"].str.contains("\n").any()  # quoted multi-line tweets are joined
+
+
+def test_seinfeld_humor_is_balanced_and_labels_laugh_lines(real) -> None:
+    df = real["seinfeld_humor"]
+    assert (df["label"].value_counts() == 2000).all()
+    assert (df["text"].str.split().str.len() >= 3).all()
+    assert df.groupby("text")["label"].nunique().max() == 1
+    pd.testing.assert_frame_equal(df, load_real_dataset("seinfeld_humor"))
+
+
+def test_seinfeld_lines_follow_the_merged_format(tmp_path) -> None:
+    from synthclf.core.datasets import _seinfeld_lines
+
+    screenplay = tmp_path / "Seinfeld.S01E01.Test.merged"
+    screenplay.write_text(
+        "# JERRY\n1.0\nWhat is the deal\nwith airline food?\n3.0\n3.1\n**LOL**\n"
+        "3.5\nI mean, seriously.\n4.0\n# GEORGE\n4.2\nYou're not funny.\n5.0\n4.9\n**LOL**\n",
+        encoding="utf-8",
+    )
+    assert _seinfeld_lines(screenplay) == [
+        ("What is the deal with airline food?", True), ("I mean, seriously.", False), ("You're not funny.", True),
+    ]
 
 
 def test_vader_agreement_comes_from_the_raters(real) -> None:
