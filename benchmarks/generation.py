@@ -98,15 +98,15 @@ def server_speed(log_text: str) -> dict[str, float]:
     """Prompt and generation tokens/s summed over a llama.cpp server log's per-request timings.
 
     llama.cpp prints ``prompt eval time = T ms / N tokens`` and ``eval time = T ms / N runs``
-    after each request (``llama_perf_context_print``); a fully reused prompt shows 1 token in
-    0 ms and is skipped.
+    after each request (``llama_perf_context_print``); entries under 1 ms are skipped (a fully
+    reused prompt, and the first request's prompt, whose time llama.cpp books as load time).
 
     Returns:
         ``prompt_tok_s``, ``gen_tok_s``, ``prompt_tokens``, ``gen_tokens``.
     """
     totals = {"prompt eval": [0.0, 0], "eval": [0.0, 0]}
     for kind, ms, count in _PERF.findall(log_text):
-        if float(ms) > 0:
+        if float(ms) >= 1.0:
             totals[kind][0] += float(ms)
             totals[kind][1] += int(count)
     speed = {f"{name}_tok_s": round(1000 * n / ms, 2) if ms else 0.0
