@@ -26,7 +26,8 @@
 # /var/tmp/synthclf-compose/docker: outside the checkout, so fresh clones share its cache),
 # COMPOSE_TEST_KEEP=1 (leave the stack running for debugging), DEPLOY_BUILD_CA_FILE (CA bundle
 # for builds; default /etc/ssl/certs/ca-certificates.crt), COMPOSE_TEST_DEPLOYMENT
-# (default experiment/smoke), COMPOSE_TEST_PARAMETERS (JSON; default {}).
+# (default experiment/smoke), COMPOSE_TEST_PARAMETERS (JSON; default {}), SYNTHCLF_LLM_LOCAL_MODEL
+# (the LLM of the stack; default gemma-3-270m, the smallest packaged one).
 # Exit status: 0 when every stage passed.
 set -euo pipefail
 
@@ -41,6 +42,9 @@ export COMPOSE="docker compose -p $project -f docker-compose.yml -f docker-compo
 export DEPLOY_BUILD_CA_FILE="${DEPLOY_BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}"
 # The stack's own settings, not a developer's .env or shell.
 unset COMPOSE_FILE COMPOSE_PROFILES SYNTHCLF_INFERENCE_MODELS
+# The smallest packaged LLM (Gemma-3-270M) unless the caller chooses another.
+export SYNTHCLF_LLM_LOCAL_MODEL="${SYNTHCLF_LLM_LOCAL_MODEL:-gemma-3-270m}"
+export SYNTHCLF_LLM_MODEL="${SYNTHCLF_LLM_MODEL:-$SYNTHCLF_LLM_LOCAL_MODEL}"
 mkdir -p "$work"
 
 declare -a stage_names=() stage_seconds=()

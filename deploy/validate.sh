@@ -78,8 +78,10 @@ check_compose "docker-compose.yml + docker-compose.gpu.yml, --profile gpu" \
     --env-file "$no_env" -f docker-compose.yml -f docker-compose.gpu.yml --profile gpu
 check_compose "docker-compose.yml with .env.example" \
     --env-file .env.example -f docker-compose.yml
-check_compose "docker-compose.yml + docker-compose.test.yml (the compose test)" \
-    --env-file "$no_env" -f docker-compose.yml -f docker-compose.test.yml
+if [[ -f docker-compose.test.yml ]]; then
+    check_compose "docker-compose.yml + docker-compose.test.yml (the compose test)" \
+        --env-file "$no_env" -f docker-compose.yml -f docker-compose.test.yml
+fi
 
 shopt -s nullglob
 dockerfiles=(deploy/Dockerfile deploy/Dockerfile.*)

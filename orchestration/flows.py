@@ -32,7 +32,8 @@ from orchestration.presets import resolve_config
 from orchestration.results import ExperimentResult, RunOutcome, publish_run_artifacts, table1_markdown
 from orchestration.tasks import Evaluation
 from synthclf.core.artifacts import split_uri
-from synthclf.core.catalog import get_task
+from synthclf.core.config import get_settings
+from synthclf.core.task_artifacts import load_task
 from synthclf.core.errors import InvalidInput, SynthclfError
 
 
@@ -235,7 +236,8 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
     config = resolve_config(config, preset, overrides)
     endpoints = endpoints or Endpoints.from_settings()
     prepare_limits(config.concurrency)
-    title = config.title or f"synthclf experiment: {', '.join(config.tasks)}"
+    names = {task: load_task(task, get_settings()).name for task in config.tasks}  # a task URI → its name
+    title = config.title or f"synthclf experiment: {', '.join(names.values())}"
     real = _import_real(endpoints, config)
     synthetic = {(task, mode): steps.generate_dataset.submit(
         endpoints, task, mode, config.generation, config.data_seed,
@@ -251,9 +253,10 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
                     label = _label(source, backbone, seed, config)
                     model, onnx = _submit_training(endpoints, task, datasets, [p.count for p in parts],
                                                    [p.fraction for p in parts], config.training, backbone, seed)
-                    tags = {"task": task, "source": label, "backbone": backbone or "default", "seed": str(seed)}
-                    evaluation = _submit_evaluation(endpoints, _model_name(task, label), onnx, real[task].test, tags)
-                    cells.append((RunOutcome(task=task, source=source, backbone=backbone, seed=seed, label=label),
+                    tags = {"task": names[task], "source": label, "backbone": backbone or "default", "seed": str(seed)}
+                    evaluation = _submit_evaluation(endpoints, _model_name(names[task], label), onnx, real[task].test,
+                                                    tags)
+                    cells.append((RunOutcome(task=names[task], source=source, backbone=backbone, seed=seed, label=label),
                                   model, onnx, evaluation))
     outcomes = []
     for outcome, *futures in cells:
@@ -281,7 +284,11 @@ def _import_real(endpoints: Endpoints, config: ExperimentConfig) -> dict[str, st
     ``real_train_rows``, or at the size of one synthetic set when that is 0."""
     futures = {}
     for task in config.tasks:
-        train_rows = config.real_train_rows or config.generation.rows_per_label * len(get_task(task).labels)
+        train_rows = config.train_rows_for(len(load_task(task, get_settings()).labels))
+        if task in config.user_data:  # the user's own uploaded data (README, "Your own task")
+            futures[task] = steps.import_user_data.submit(endpoints, task, config.user_data[task], train_rows,
+                                                          config.test_rows, config.data_seed)
+            continue
         futures[task] = steps.import_real_data.submit(endpoints, task, train_rows, config.test_rows, config.data_seed)
     return {task: future.result() for task, future in futures.items()}
 

@@ -205,9 +205,10 @@ def test_report_renders_every_figure_from_lineage(env):
     assert any("/diversity/" in u for u in manifest.inputs) and any("/similarity/" in u for u in manifest.inputs)
 
 
-def test_report_without_evaluations_is_invalid_and_missing_input_not_found(env, tmp_path):
+def test_report_without_evaluations_is_invalid_and_missing_input_not_found(env):
+    missing = open_store(env["settings"].artifact_store, env["settings"]).uri("evaluation/nothing")
     with AnalysisClient(env["address"]) as client:
         with pytest.raises(InvalidInput):
             client.report("empty", [], **QUIET)
         with pytest.raises(NotFound):
-            client.report("gone", [(tmp_path / "evaluation" / "nothing").as_uri()], **QUIET)
+            client.report("gone", [missing], **QUIET)

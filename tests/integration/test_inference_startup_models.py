@@ -22,9 +22,9 @@ from synthclf.core.store import open_store
 from synthclf.inference import startup
 from synthclf.server import start_server
 
-from conftest import SAMPLE_TEXTS
 
 MODEL_SERVICE = "synthclf.v1.InferenceService/sms"
+TEXTS = ["WINNER!! claim your prize now, text WIN to 80082", "see you at lunch", "hi"]
 
 
 def health_status(address: str, service: str = "") -> str:
@@ -62,7 +62,7 @@ def test_replicas_report_not_serving_until_their_models_load(tmp_path, publish_o
             assert health_status(replica.address, MODEL_SERVICE) == "SERVING"
             with InferenceClient(replica.address) as client:
                 assert [(m.name, m.version) for m in client.list_models()] == [("sms", 1)]
-                response = client.predict("sms", SAMPLE_TEXTS)
+                response = client.predict("sms", TEXTS)
             probabilities.append(np.array([p.probabilities for p in response.predictions]))
         np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-6)
     finally:

@@ -23,19 +23,22 @@ from pathlib import Path
 import numpy as np
 
 from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, pca_projection
+from synthclf.analysis.inputs import read_evaluation
 from synthclf.analysis.document import render_markdown
 from synthclf.analysis.html import render_html
 from synthclf.analysis.metrics import Metrics
 from synthclf.analysis.report import build_document
 from synthclf.analysis.report_data import DatasetRow, EvaluationRow, ModelRow, ReportData
-from synthclf.analysis.service import DATA_FILE, METRICS_FILE, RESULT_FILES, SERVICE, AnalysisCore
+from synthclf.analysis.service import RESULT_FILES, SERVICE, AnalysisCore
 from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, split_uri, staging
-from synthclf.core.datasets import read_jsonl
-from synthclf.core.errors import InvalidInput, NotFound, SynthclfError
+from synthclf.core.artifacts import (
+    ArtifactRef, fetch, find, job_id, publish, read_artifact_file, read_manifest, single_flight, staging,
+)
+from synthclf.core.errors import InvalidInput, NotFound, SynthclfError, validated
+from synthclf.core.inputs import read_dataset
+from synthclf.core.limits import shown
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
-from synthclf.core.store import open_store
 
 log = logging.getLogger("synthclf.analysis")
 REPORT_FILE = "report.md"
@@ -64,9 +67,9 @@ class _Collector:
 
     def evaluation(self, uri: str) -> None:
         """Read an evaluation, then its test dataset and its model's lineage."""
-        artifact = fetch(uri, self.core.settings)
-        raw = json.loads((artifact.path / METRICS_FILE).read_text())
-        metrics = Metrics.model_validate({k: v for k, v in raw.items() if k in Metrics.model_fields})
+        artifact, raw = read_evaluation(uri, self.core.settings)
+        metrics = validated(Metrics, f"metrics of evaluation {shown(uri, 200)}",
+                            {k: v for k, v in raw.items() if k in Metrics.model_fields})
         tags = raw.get("tags", {})
         row = EvaluationRow(
             task=tags.get("task", "?"), source=tags.get("source", "?"), macro_f1=metrics.macro_f1,
@@ -85,8 +88,8 @@ class _Collector:
     def lineage_model(self, uri: str, task: str, source: str) -> None:
         """Follow an onnx-model or model artifact to its training datasets."""
         try:
-            manifest = read_manifest(uri, self.core.settings)
-        except NotFound:
+            manifest = read_manifest(uri, self.core.settings, kind=("onnx-model", "model"))
+        except (NotFound, InvalidInput):
             self.data.notes.append(f"model {uri} of {task} / {source} is gone: no curves or training data")
             return
         if manifest.kind == "onnx-model":
@@ -99,7 +102,7 @@ class _Collector:
         """Read a model's curves and timings (from its manifest), then its training datasets."""
         if not self._use(uri):
             return
-        manifest = read_manifest(uri, self.core.settings)
+        manifest = read_manifest(uri, self.core.settings, kind="model")
         stats = manifest.stats
         curves = stats.get("curves") or self._curves_file(uri)
         sources = []
@@ -115,19 +118,15 @@ class _Collector:
             wall_time_s=stats.get("wall_time_s"), device=str(stats.get("device", ""))))
 
     def _curves_file(self, uri: str) -> list[dict]:
-        location, kind, artifact_id = split_uri(uri)
-        try:
-            raw = open_store(location, self.core.settings).get_bytes(f"{kind}/{artifact_id}/curves.json")
-        except NotFound:
-            return []
-        return json.loads(raw).get("curves", [])
+        raw = read_artifact_file(uri, "curves.json", self.core.settings, kind="model", required=False)
+        return json.loads(raw).get("curves", []) if raw else []
 
     def dataset(self, uri: str) -> DatasetRow | None:
         """Read a dataset's manifest stats once; returns its row."""
         existing = next((d for d in self.data.datasets if d.uri == uri), None)
         if existing or not self._use(uri):
             return existing
-        row = DatasetRow.from_stats(uri, read_manifest(uri, self.core.settings).stats)
+        row = DatasetRow.from_stats(uri, read_manifest(uri, self.core.settings, kind="dataset").stats)
         self.data.datasets.append(row)
         return row
 
@@ -136,7 +135,7 @@ class _Collector:
         if not self._use(uri):
             return
         result = _RESULT_MODELS[kind].model_validate_json(
-            (fetch(uri, self.core.settings).path / RESULT_FILES[kind]).read_text())
+            fetch(uri, self.core.settings, kind=kind).file(RESULT_FILES[kind]).read_text())
         if kind == "diversity":
             self.data.diversity.append(result)
         elif kind == "similarity":
@@ -173,7 +172,7 @@ def _try(data: ReportData, what: str, call):
 
 
 def _has_agreement(core: AnalysisCore, uri: str) -> bool:
-    frame = read_jsonl(fetch(uri, core.settings).path / DATA_FILE)
+    _, frame = read_dataset(uri, core.settings)
     return bool(frame["agreement"].notna().any())
 
 
@@ -243,6 +242,7 @@ def _analyse(core: AnalysisCore, data: ReportData, max_texts: int, seed: int,
     return projections
 
 
+@single_flight("report")
 def make_report(core: AnalysisCore, title: str, evaluation_uris: list[str], input_uris: list[str], *,
                 skip_analyses: bool = False, max_texts: int = MAX_TEXTS, seed: int = 0,
                 usd_per_million_prompt_tokens: float = 0.0, usd_per_million_completion_tokens: float = 0.0,
@@ -276,8 +276,8 @@ def make_report(core: AnalysisCore, title: str, evaluation_uris: list[str], inpu
               "usd_per_million_completion_tokens": usd_per_million_completion_tokens}
     artifact_id = job_id("report", params)
     if existing := find(core.store, "report", artifact_id):
-        artifact = fetch(existing.uri, core.settings)
-        return existing, (artifact.path / REPORT_FILE).read_text(), [f.path for f in artifact.manifest.files]
+        artifact = fetch(existing.uri, core.settings, kind="report")
+        return existing, artifact.file(REPORT_FILE).read_text(), [f.path for f in artifact.manifest.files]
     data = ReportData(title=title, usd_per_million_prompt_tokens=usd_per_million_prompt_tokens,
                       usd_per_million_completion_tokens=usd_per_million_completion_tokens)
     collector = _Collector(core, data)

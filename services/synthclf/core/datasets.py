@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import csv
 import importlib.util
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -187,6 +188,79 @@ def _load_trec(path: Path) -> pd.DataFrame:
     return pd.DataFrame({"text": parts[1], "label": coarse.map(_TREC_COARSE).fillna(coarse)})
 
 
+@register_loader("sarcasm_tweets")
+def _load_sarcasm_tweets(path: Path) -> pd.DataFrame:
+    """iSarcasmEval English Task A test set (Abu Farha et al., SemEval-2022 Task 6).
+
+    Source: tonereader 0.1.9 (sdist) ``tonereader/data/task_A_En_test.csv``: columns
+    ``text,sarcastic`` (1 = sarcastic as intended by the tweet's author), 1,400 tweets of
+    which 200 are sarcastic; quoted fields may span lines.
+    """
+    frame = pd.read_csv(path, usecols=["text", "sarcastic"], dtype={"text": "str"})
+    labels = frame["sarcastic"].map({0: "not_sarcastic", 1: "sarcastic"})
+    if labels.isna().any():
+        raise InvalidInput(f"{path.name}: column 'sarcastic' must be 0 or 1")
+    return pd.DataFrame({"text": frame["text"], "label": labels})
+
+
+SEINFELD_MIN_WORDS = 3
+"""Shorter Seinfeld lines ("Yeah.", "What?") are dropped: they carry no content of their own."""
+SEINFELD_PER_LABEL = 2000
+"""Lines kept per label after balancing (of 13,560 funny and 32,937 other lines)."""
+
+
+def _seinfeld_lines(file: Path) -> list[tuple[str, bool]]:
+    """``(text, funny)`` per dialogue line of one ``.merged`` screenplay.
+
+    The format (seinfeld-laugh-corpus ``humor_recogniser/screenplay.py``): ``# NAME`` starts a
+    character's turn; a subtitle is its start time, 1-3 text lines and its end time; a laugh
+    is a start time and the line ``**LOL**``. A line is funny when a laugh follows it.
+    """
+    lines: list[tuple[str, bool]] = []
+    rows = iter(file.read_text(encoding="utf-8", errors="ignore").splitlines())
+    for row in rows:
+        if not row.strip() or row.startswith("#"):
+            continue
+        text = next(rows, "")
+        if "**LOL**" in text:
+            if lines:
+                lines[-1] = (lines[-1][0], True)
+            continue
+        parts = [text]
+        for _ in range(3):
+            follow = next(rows, "")
+            try:
+                float(follow)
+                break
+            except ValueError:
+                parts.append(follow)
+        lines.append((" ".join(" ".join(parts).split()), False))
+    return lines
+
+
+@register_loader("seinfeld_humor")
+def _load_seinfeld_humor(path: Path) -> pd.DataFrame:
+    """Seinfeld laugh corpus (Yad-Shalom & Goldberg): funny = the laugh track follows the line.
+
+    Source: seinfeld-laugh-corpus 1.0.13 (sdist) ``seinfeld_laugh_corpus/the_corpus/*.merged``,
+    96 episodes, 46,497 lines of which 13,560 are followed by a laugh. Read by path: the
+    package's own loader sets the root logger to DEBUG when imported. Lines of fewer than
+    :data:`SEINFELD_MIN_WORDS` words and texts that occur with both labels are dropped; then
+    :data:`SEINFELD_PER_LABEL` lines per label are drawn (``numpy`` seed 0), so the task is
+    balanced and small enough to fine-tune on in minutes.
+    """
+    rows = [line for file in sorted(path.glob("*.merged")) for line in _seinfeld_lines(file)]
+    frame = pd.DataFrame(rows, columns=["text", "funny"])
+    frame = frame[frame["text"].str.split().str.len() >= SEINFELD_MIN_WORDS]
+    ambiguous = frame.groupby("text")["funny"].nunique()
+    frame = frame[~frame["text"].isin(ambiguous[ambiguous > 1].index)].drop_duplicates("text")
+    rng = np.random.default_rng(0)
+    picked = [group.iloc[np.sort(rng.choice(len(group), size=min(SEINFELD_PER_LABEL, len(group)), replace=False))]
+              for _, group in frame.groupby("funny")]
+    frame = pd.concat(picked).sort_index()
+    return pd.DataFrame({"text": frame["text"], "label": np.where(frame["funny"], "funny", "not_funny")})
+
+
 def _to_schema(frame: pd.DataFrame) -> pd.DataFrame:
     """Add missing schema columns (NaN agreement, None annotations, train split), in order.
 
@@ -339,18 +413,86 @@ def to_jsonl(df: pd.DataFrame, path: Path) -> None:
     _to_schema(df).to_json(path, orient="records", lines=True, force_ascii=False, double_precision=15)
 
 
-def read_jsonl(path: Path) -> pd.DataFrame:
+def _first_bad_line(text: str) -> str:
+    """Where and why JSON-lines text is malformed (for the message)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            return f"line {number} is not JSON ({getattr(exc, 'msg', exc)})"
+        except RecursionError:
+            return f"line {number} is nested too deeply"
+        if not isinstance(record, dict):
+            return f"line {number} is a JSON {type(record).__name__}, not an object"
+    return "it is not JSON lines of objects"
+
+
+def _check_strings(frame: pd.DataFrame, name: str) -> None:
+    """Refuse texts and labels that are not strings (null, NaN, numbers, lists, objects)."""
+    for column in REQUIRED_COLUMNS:
+        bad = [i for i, value in enumerate(frame[column]) if not isinstance(value, str)]
+        if bad:
+            value = frame[column].iloc[bad[0]]
+            kind = "null" if value is None or (isinstance(value, float) and np.isnan(value)) \
+                else f"a JSON {type(value).__name__}"
+            raise InvalidInput(f"{name}: {len(bad)} row(s) have a {column} that is not a string; "
+                               f"row {bad[0]} has {kind}")
+
+
+def read_jsonl(path: Path, name: str | None = None) -> pd.DataFrame:
     """Read a dataset written by :func:`to_jsonl` back into the :data:`COLUMNS` schema.
 
     Null agreement reads back as NaN and null annotations as None; an empty file gives an
     empty dataset with the schema's columns.
+
+    Args:
+        path: the ``data.jsonl`` file.
+        name: the dataset in the caller's terms (its URI) for messages; default the file name
+            (never the server's absolute path).
+
+    Raises:
+        InvalidInput: a line is not a JSON object, ``text`` or ``label`` is missing, or a text
+            or label is not a string (null, NaN, a number, a list, an object); the message
+            names the first offending line or row.
     """
-    if not Path(path).read_text(encoding="utf-8").strip():
+    name = name or Path(path).name
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.strip():
         return _to_schema(pd.DataFrame(columns=COLUMNS))
-    frame = pd.read_json(
-        path, orient="records", lines=True, dtype=False, convert_dates=False, precise_float=True
-    )
-    return _to_schema(frame)
+    try:
+        frame = pd.read_json(io.StringIO(text), orient="records", lines=True, dtype=False,
+                             convert_dates=False, precise_float=True)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidInput(f"{name} is not a dataset: {_first_bad_line(text)}") from exc
+    try:
+        frame = _to_schema(frame)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{name}: {exc.message}") from exc
+    _check_strings(frame, name)
+    return frame
+
+
+def check_split_and_agreement(df: pd.DataFrame, what: str = "dataset") -> None:
+    """Refuse split values other than train/test and agreement outside [0, 1].
+
+    Columns that are absent are not checked (a training mixture carries only text and label,
+    so :class:`synthclf.training.service.TrainingCore` checks each input before drawing).
+
+    Raises:
+        InvalidInput: naming ``what``, the bad values (split) or the count and first row
+            (agreement).
+    """
+    bad_splits = sorted(set(df.get("split", pd.Series(SPLITS)).astype("str")) - set(SPLITS))
+    if bad_splits:
+        shown = ", ".join(s[:32] for s in bad_splits[:5])
+        raise InvalidInput(f"{what}: split values must be train or test, got: {shown}")
+    agreement = pd.to_numeric(df.get("agreement", pd.Series(dtype=float)), errors="coerce")
+    outside = ((agreement < 0) | (agreement > 1)).to_numpy()
+    if outside.any():
+        raise InvalidInput(f"{what}: agreement values must lie in [0, 1]; {int(outside.sum())} "
+                           f"do not, first at row {int(outside.argmax())}")
 
 
 def validate_dataset(df: pd.DataFrame, task: TaskSpec) -> None:
@@ -387,12 +529,7 @@ def validate_dataset(df: pd.DataFrame, task: TaskSpec) -> None:
             f"labels not in task '{task.name}': {', '.join(unknown)}; "
             f"the task's labels: {', '.join(task.label_names)}"
         )
-    bad_splits = sorted(set(df.get("split", pd.Series(SPLITS)).astype("str")) - set(SPLITS))
-    if bad_splits:
-        raise InvalidInput(f"split values must be train or test, got: {', '.join(bad_splits)}")
-    agreement = pd.to_numeric(df.get("agreement", pd.Series(dtype=float)), errors="coerce")
-    if ((agreement < 0) | (agreement > 1)).any():
-        raise InvalidInput("agreement values must lie in [0, 1]")
+    check_split_and_agreement(df)
     if df["label"].nunique() < 2:
         raise InvalidInput(
             f"dataset has a single label '{df['label'].iloc[0]}'; a classifier for task "

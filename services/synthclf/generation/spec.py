@@ -11,17 +11,19 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from synthclf.core.errors import validated
+from synthclf.core.errors import InvalidInput, validated
 from synthclf.generation.prompts import PromptStyle, default_style
 
 REJECT_REASONS = (
-    "request_failed", "empty", "parse_error", "wrong_label", "too_short", "too_long",
-    "copy_of_example", "duplicate", "near_duplicate",
+    "request_failed", "empty", "parse_error", "wrong_label", "refusal", "preamble", "too_short",
+    "too_long", "copy_of_example", "duplicate", "near_duplicate",
 )
 """Why a request yielded no row, in the order the checks run (``request_failed``: the call
-itself failed after its retries; the others judge the output)."""
+itself failed after its retries; ``refusal``/``preamble``: a chat model answered the request
+instead of writing the text, see :func:`~synthclf.generation.parsing.screen_reply`; the others
+judge the output's form, length and novelty)."""
 
 DEFAULT_MAX_WORDS = 60
 """Word limit of a task that names none."""
@@ -56,7 +58,7 @@ class GenerationSpec(BaseModel):
     task: str = Field(description="Catalog task name, e.g. 'sms_spam'.")
     mode: GenerationMode = Field(description="zero_shot or few_shot.")
     rows_per_label: int = Field(gt=0, description="Accepted texts wanted per label.")
-    examples_per_request: int = Field(default=3, gt=0, description="Few-shot: real examples (k) per request.")
+    examples_per_request: int = Field(default=3, gt=0, le=100, description="Few-shot: real examples (k) per request.")
     prompt_style: PromptStyle | None = Field(
         default=None, description="chat or completion; None picks by model name (default_style)."
     )
@@ -73,11 +75,18 @@ class GenerationSpec(BaseModel):
     diversity_every: int = Field(
         default=0, ge=0, description="Send the diversity prompt on every n-th request of a label; 0 never."
     )
-    seed: int = Field(default=0, description="Seed of example draws; request i samples with seed + i.")
+    seed: int = Field(
+        default=0, description="Seed of example draws and of each request's sampling seed (derived from "
+        "seed, label and request index)."
+    )
     max_requests_per_label: int | None = Field(
         default=None, gt=0, description="Request budget per label; None means 4 × rows_per_label."
     )
-    concurrency: int = Field(default=4, ge=1, le=256, description="LLM requests in flight at once.")
+    concurrency: int = Field(
+        default=1, ge=1, le=256,
+        description="LLM requests in flight at once. 1 sends them in request order, which a single-slot "
+        "server (the local llama.cpp) needs for a reproducible run; raise it for remote APIs.",
+    )
     max_retries: int = Field(
         default=4, ge=0, le=20,
         description="Retries of a request on 408/409/429/5xx, timeouts and connection errors (openai SDK: "
@@ -106,8 +115,15 @@ class GenerationSpec(BaseModel):
         "near-duplicate of an accepted one; 1.0 disables the near-duplicate check.",
     )
     structured_output: bool = Field(
-        default=True, description="Chat style: ask for JSON {text, label} with response_format json_schema."
+        default=True, description="Chat style: ask for JSON {text, label} with response_format json_object + schema."
     )
+
+    @model_validator(mode="after")
+    def _words_in_order(self) -> GenerationSpec:
+        if self.max_words is not None and self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) exceeds max_words ({self.max_words}): "
+                             "every output would be rejected")
+        return self
 
     @classmethod
     def validated(cls, **fields: Any) -> GenerationSpec:
@@ -129,10 +145,18 @@ class GenerationSpec(BaseModel):
         return 2 * (self.max_words or DEFAULT_MAX_WORDS)
 
     def for_task(self, task: object) -> GenerationSpec:
-        """This spec with ``max_words`` resolved from the task (``task.max_words``) when unset."""
+        """This spec with ``max_words`` resolved from the task (``task.max_words``) when unset.
+
+        Raises:
+            InvalidInput: ``min_words`` exceeds the task's word limit.
+        """
         if self.max_words is not None:
             return self
-        return self.model_copy(update={"max_words": getattr(task, "max_words", None) or DEFAULT_MAX_WORDS})
+        max_words = getattr(task, "max_words", None) or DEFAULT_MAX_WORDS
+        if self.min_words > max_words:
+            raise InvalidInput(f"min_words ({self.min_words}) exceeds the task's max_words "
+                               f"({max_words}): every output would be rejected")
+        return self.model_copy(update={"max_words": max_words})
 
     def style_for_model(self) -> PromptStyle:
         """The rendering to use: ``prompt_style`` or :func:`default_style` of ``model``."""
