@@ -56,8 +56,11 @@ def is_transient(task_obj, task_run, state) -> bool:
     return isinstance(state.result(raise_on_failure=False), Unavailable)
 
 
-#: Retries of every task: 3 more tries after 10, 20 and 40 s (± 50 % jitter), transient errors only.
-RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=10),
+#: Retries of every task: 5 more tries after 5, 10, 20, 40 and 80 s (± 50 % jitter: at least
+#: ~78 s in all), transient errors only. The window outlasts a crashed service container's
+#: restart (measured 58 s on a loaded 2-vCPU machine in the compose test, docs/deploy.md);
+#: 3 tries after 10/20/40 s ran out before it.
+RETRIES: dict[str, Any] = {"retries": 5, "retry_delay_seconds": exponential_backoff(backoff_factor=5),
                            "retry_jitter_factor": 0.5, "retry_condition_fn": is_transient}
 #: Cached across runs: results persisted (Prefect's result storage, by default
 #: $PREFECT_HOME/storage, set by PREFECT_RESULTS_LOCAL_STORAGE_PATH), keyed by input content.

@@ -19,7 +19,8 @@ def test_only_unavailable_and_deadline_exceeded_are_retried():
 
 
 def test_retries_back_off_exponentially_with_jitter():
-    assert RETRIES["retry_delay_seconds"](3) == [10, 20, 40]
+    assert RETRIES["retries"] == 5
+    assert RETRIES["retry_delay_seconds"](5) == [5, 10, 20, 40, 80]
     assert RETRIES["retry_jitter_factor"] > 0
 
 
