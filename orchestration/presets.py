@@ -21,8 +21,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestration.config import BASE_SOURCES, ExperimentConfig, GenerationOptions, TrainingOptions
+from orchestration.config import (
+    BASE_SOURCES, ExperimentConfig, GenerationOptions, LearningCurveOptions, TrainingOptions,
+)
 from synthclf.core.errors import InvalidInput, validated
+
+#: The learning curve of ``synthclf run`` / ``make run`` (README): n ∈ {8, 16, 32, 64} real rows per
+#: label × 3 seeds, and each synthetic set mixed into 8 real rows per label × 3 seeds — 18 small
+#: fine-tunes on 16–228 rows beside the run's three Table-1 models.
+RUN_CURVE = LearningCurveOptions(sizes=[8, 16, 32, 64], seeds=[0, 1, 2], stretch_sizes=[8])
 
 #: Tasks with real labelled data in packages on an offline machine (catalog ``offline_source``).
 OFFLINE_TASKS = ["sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec"]
@@ -33,12 +40,14 @@ PRESETS: dict[str, ExperimentConfig] = {
         tasks=OFFLINE_TASKS, sources=list(BASE_SOURCES), test_rows=1000, max_texts=500,
         generation=GenerationOptions(rows_per_label=40),
         training=TrainingOptions(epochs=10, max_length=128),
+        curve=LearningCurveOptions(sizes=[8, 16, 32], seeds=[0, 1, 2], stretch_sizes=[8]),
     ),
     "smoke": ExperimentConfig(
         title="synthclf smoke test (tiny sizes)",
         tasks=["sms_spam"], sources=list(BASE_SOURCES), real_train_rows=24, test_rows=60, max_texts=100,
         generation=GenerationOptions(rows_per_label=4),
         training=TrainingOptions(epochs=1, batch_size=8, max_length=32),
+        curve=LearningCurveOptions(sizes=[8, 16], seeds=[0, 1], stretch_sizes=[8]),
     ),
 }
 
