@@ -67,9 +67,15 @@ def _png_ok(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-def test_first_screen_is_verdict_curve_table1_and_one_sentence_per_source(tmp_path):
-    rendered = render_report(_data(), tmp_path)
-    md = rendered.markdown
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """(the rendered report, its folder): drawn once for the tests that only read it."""
+    folder = tmp_path_factory.mktemp("report")
+    return render_report(_data(), folder), folder
+
+
+def test_first_screen_is_verdict_curve_table1_and_one_sentence_per_source(report):
+    md = report[0].markdown
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
     assert headings[:2] == ["The answer: replace, stretch or don't", "Table 1 — Macro-F1 / accuracy on the real test split"]
     answer = md.split("## Table 1")[0]
@@ -84,8 +90,8 @@ def test_first_screen_is_verdict_curve_table1_and_one_sentence_per_source(tmp_pa
     assert order == sorted(order)
 
 
-def test_every_figure_is_a_png_linked_in_markdown_and_inlined_in_html(tmp_path):
-    rendered = render_report(_data(), tmp_path)
+def test_every_figure_is_a_png_linked_in_markdown_and_inlined_in_html(report):
+    rendered, tmp_path = report
     assert sorted(rendered.figures) == [
         "figures/agreement-sms_spam.png", "figures/curves-sms_spam.png", "figures/diversity-sms_spam.png",
         "figures/learning-curve-sms_spam.png", "figures/projection-sms_spam.png", "figures/similarity-sms_spam.png",
@@ -103,8 +109,8 @@ def test_every_figure_is_a_png_linked_in_markdown_and_inlined_in_html(tmp_path):
     assert _unbalanced_tags(rendered.html) == []
 
 
-def test_summary_carries_verdicts_equivalents_and_intervals(tmp_path):
-    summary = render_report(_data(), tmp_path).summary
+def test_summary_carries_verdicts_equivalents_and_intervals(report):
+    summary = report[0].summary
     (verdict,) = summary["verdicts"]
     assert verdict["decision"] == "stretch" and verdict["decision_text"] == "stretch"
     few = next(e for e in verdict["equivalents"] if e["source"] == "few_shot" and e["real_per_label"] == 0)
