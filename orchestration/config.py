@@ -152,6 +152,9 @@ class LearningCurveOptions(BaseModel):
                              "point and mixed model; the paper-style interval needs >= 3.")
     stretch_sizes: list[int] | None = Field(None, description="k real rows per label that each synthetic set is "
                                             "mixed into; None = the curve's two smallest sizes, [] = none.")
+    min_steps: int = Field(24, ge=0, description="Optimizer steps a curve point trains for at least (its epochs "
+                           "are raised to reach them): with a fixed epoch count, 8 rows per label would get one "
+                           "step per epoch and the curve's start would measure under-training, not data.")
     delta: float = Field(0.02, ge=0, lt=1, description="Margin δ in Macro-F1 of the verdict's rules.")
     label_cost_usd: float | None = Field(None, ge=0, description="Price of one human label (US$): adds the "
                                          "cost per equivalent real label; None = no cost comparison.")

@@ -240,7 +240,7 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
             if not sizes:
                 logger.warning("%s: no learning curve — a label has fewer than %d real training rows", task,
                                CURVE_START)
-            plan += curve_cells(config, task, full.train, sizes)
+            plan += curve_cells(config, task, full.train, sizes, len(get_task(task).labels))
     logger.info("plan: %d models (%d Table 1, %d learning curve, %d mixed)", len(plan),
                 sum(c.condition.is_table1 for c in plan), sum(c.condition.is_curve_point for c in plan),
                 sum(c.condition.is_mixed for c in plan))
@@ -250,7 +250,8 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
         datasets = [synthetic[(condition.task, d.uri.split(":", 1)[1])] if d.uri.startswith("synthetic:") else d.uri
                     for d in cell.data]
         model, onnx = _submit_training(endpoints, condition.task, datasets, [d.count for d in cell.data],
-                                       [d.fraction for d in cell.data], config.training, condition.backbone,
+                                       [d.fraction for d in cell.data], cell.training or config.training,
+                                       condition.backbone,
                                        condition.seed, [d.count_per_label for d in cell.data])
         evaluation = _submit_evaluation(endpoints, condition.serving_name(), onnx, real[condition.task].test,
                                         condition)

@@ -7,7 +7,8 @@ Cells (docs/analysis.md):
 
 * Table 1 — per task × source × backbone × seed, on the experiment's real splits and synthetic sets;
 * the learning curve — per task × backbone × size n × curve seed: n real rows per label (a
-  balanced draw) from the task's whole real training split;
+  balanced draw) from the task's whole real training split, for at least ``curve.min_steps``
+  optimizer steps;
 * mixed models — per task × synthetic source × backbone × k × curve seed: the same k real rows
   per label as the curve point at k (same seed, same draw) plus the whole synthetic set.
 
@@ -19,9 +20,11 @@ of its evaluations.
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, Field
 
-from orchestration.config import ExperimentConfig, parse_source
+from orchestration.config import ExperimentConfig, TrainingOptions, parse_source
 from synthclf.analysis.condition import Condition
 
 
@@ -39,6 +42,18 @@ class Cell(BaseModel):
 
     condition: Condition
     data: list[Draw]
+    training: TrainingOptions | None = Field(None, description="Hyperparameters; None = the experiment's.")
+
+
+#: Share of a training mixture held out for validation by the training service (TrainRequest default).
+VALIDATION_FRACTION = 0.1
+
+
+def curve_training(options: TrainingOptions, rows: int, min_steps: int) -> TrainingOptions:
+    """``options`` with enough epochs for ``min_steps`` optimizer steps on ``rows`` rows."""
+    steps_per_epoch = max(1, math.ceil(rows * (1 - VALIDATION_FRACTION) / options.batch_size))
+    epochs = max(options.epochs, math.ceil(min_steps / steps_per_epoch))
+    return options if epochs == options.epochs else options.model_copy(update={"epochs": epochs})
 
 
 def synthetic_ref(mode: str) -> str:
@@ -60,7 +75,8 @@ def table1_cells(config: ExperimentConfig, task: str, real_train: str) -> list[C
     return cells
 
 
-def curve_cells(config: ExperimentConfig, task: str, full_train: str, sizes: list[int]) -> list[Cell]:
+def curve_cells(config: ExperimentConfig, task: str, full_train: str, sizes: list[int],
+                n_labels: int = 2) -> list[Cell]:
     """The learning curve and mixed models of one task.
 
     Args:
@@ -68,6 +84,8 @@ def curve_cells(config: ExperimentConfig, task: str, full_train: str, sizes: lis
         task: the task.
         full_train: the task's whole real training split.
         sizes: the curve's sizes (:meth:`LearningCurveOptions.curve_sizes`).
+        n_labels: the task's labels (curve point n trains on n × labels rows, for at least
+            ``curve.min_steps`` optimizer steps).
     """
     options = config.curve
     if not options.enabled or not sizes:
@@ -78,7 +96,8 @@ def curve_cells(config: ExperimentConfig, task: str, full_train: str, sizes: lis
             for seed in options.seeds:
                 cells.append(Cell(condition=Condition(task=task, source="real", backbone=backbone, seed=seed,
                                                       real_per_label=n),
-                                  data=[Draw(uri=full_train, count_per_label=n)]))
+                                  data=[Draw(uri=full_train, count_per_label=n)],
+                                  training=curve_training(config.training, n * n_labels, options.min_steps)))
         for mode in config.synthetic_modes():
             for k in options.mix_sizes(sizes):
                 for seed in options.seeds:

@@ -42,6 +42,9 @@ def test_cells_of_two_seeds_two_sources_and_the_curve():
     mixed = [c for c in curve if c.condition.is_mixed]
     assert len(points) == 2 * 3 and len(mixed) == 1 * 3
     assert points[0].data[0].count_per_label == 8 and points[0].data[0].uri == "file:///s/dataset/full"
+    # 16 rows (8 per label × 2) minus validation = 1 step of 16 per epoch: 24 epochs for 24 steps.
+    assert points[0].training.epochs == 24 and points[-1].training.epochs == 12
+    assert mixed[0].training is None and table[0].training is None
     # The mixed model draws the same 8 real rows per label as the curve point of its seed.
     assert mixed[0].data[0] == points[0].data[0] and mixed[0].data[1].uri == synthetic_ref("few_shot")
     assert curve_cells(config.model_copy(update={"curve": LearningCurveOptions(enabled=False)}),
@@ -55,3 +58,13 @@ def test_analyses_per_task_split_the_evaluations_by_role():
     plan = task_analyses("sms_spam", "t", "test", {"few_shot": "s"}, evaluated, first_seed=0)
     assert len(plan.evaluations) == len(cells)
     assert len(plan.table1_evaluations) == 4 and len(plan.sweep_evaluations) == 2
+
+
+def test_curve_training_keeps_the_epochs_when_they_already_give_enough_steps():
+    from orchestration.config import TrainingOptions
+    from orchestration.plan import curve_training
+
+    options = TrainingOptions(epochs=3, batch_size=16)
+    assert curve_training(options, 1000, 24) is options
+    assert curve_training(options, 128, 24).epochs == 3  # 8 steps per epoch
+    assert curve_training(options, 64, 24).epochs == 6
