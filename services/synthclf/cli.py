@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 
+from synthclf.core.allocator import limit_malloc_arenas
 from synthclf.core.config import get_settings
 from synthclf.core.errors import InvalidInput, SynthclfError
 
@@ -296,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     for chatty in ("httpx", "httpx2"):  # one line per LLM request otherwise
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
+        limit_malloc_arenas(get_settings())  # this process and the ones it starts (LLM server)
         return args.func(args)
     except SynthclfError as exc:
         print(f"synthclf: {type(exc).__name__}: {exc.message}", file=sys.stderr)

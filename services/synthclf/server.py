@@ -23,10 +23,13 @@ import prometheus_client
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from synthclf.core.allocator import limit_malloc_arenas
+from synthclf.core.artifacts import sweep_staging
 from synthclf.core.auth import AuthInterceptor, read_token, server_credentials
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
 from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, ErrorInterceptor, HealthReporter
+from synthclf.core.cancellation import cancel_all
 from synthclf.v1 import (
     analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
     inference_pb2_grpc, training_pb2, training_pb2_grpc,
@@ -70,6 +73,7 @@ def _build(name: str, settings: Settings, server: grpc.Server):
 
 
 INFERENCE_SERVICE = inference_pb2.DESCRIPTOR.services_by_name["InferenceService"].full_name
+ANALYSIS_SERVICE = analysis_pb2.DESCRIPTOR.services_by_name["AnalysisService"].full_name
 
 
 def _host_inference(core, server: grpc.Server, reporter: HealthReporter) -> str:
@@ -128,9 +132,16 @@ class RunningServer:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self, grace_s: float = GRACE_S) -> None:
-        """Mark NOT_SERVING, then stop, letting in-flight calls finish for ``grace_s``;
-        then stop the metrics endpoint and the cores' workers (dynamic batchers)."""
+        """Mark NOT_SERVING, cancel running jobs, then stop, letting in-flight calls finish for
+        ``grace_s``; then stop the metrics endpoint and the cores' workers (dynamic batchers).
+
+        Cancelled jobs (Train, Generate, analyses) stop at their next progress event and
+        answer CANCELLED, so the whole stop takes well under compose's ``stop_grace_period``
+        (30 s) with the default ``grace_s`` of 10 s.
+        """
         self.health.stop()
+        if cancelled := cancel_all("the server is shutting down"):
+            log.info("shutting down: cancelled %d running job(s)", cancelled)
         self.server.stop(grace_s).wait()
         for close in self.closers:
             close()
@@ -160,6 +171,8 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
     if unknown:
         raise InvalidInput(f"unknown service(s) {', '.join(unknown)}; choose from all, {', '.join(SERVICES)}")
     token, credentials = read_token(settings), server_credentials(settings)
+    limit_malloc_arenas(settings)
+    sweep_staging(settings)
     if "inference" in wanted:  # every waiting Predict call holds a handler thread
         max_workers = max(max_workers, settings.inference_grpc_threads)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
@@ -186,6 +199,8 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
     server.start()
     reporter.start()
     address = f"{host}:{bound}"
+    if ANALYSIS_SERVICE in cores and INFERENCE_SERVICE in cores:
+        cores[ANALYSIS_SERVICE].local_inference_address = address  # Evaluate calls this server
     log.info("serving %s on %s (%s, %s; artifact store %s; metrics %s)", ", ".join(wanted), address,
              "TLS" if credentials else "plaintext", "bearer token" if token else "no authentication",
              settings.artifact_store, f"http{'s' if credentials else ''}://{metrics_address}/metrics"
@@ -194,11 +209,13 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
 
 
 def serve_forever(names: list[str], settings: Settings, host: str, port: int) -> None:
-    """Start a server and block until SIGINT/SIGTERM, then shut down gracefully."""
+    """Start a server and block until SIGINT/SIGTERM, then shut down gracefully: running jobs
+    are cancelled and in-flight calls get :data:`GRACE_S` seconds (:meth:`RunningServer.stop`)."""
     running = start_server(names, settings, host, port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: (log.info("received %s", signal.Signals(signum).name),
+                                                   stop.set()))
     stop.wait()
     log.info("shutting down (grace %.0f s)", GRACE_S)
     running.stop()

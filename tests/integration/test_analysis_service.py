@@ -285,9 +285,10 @@ def test_the_report_computes_nothing_it_is_not_given(env):
         response.report.uri, env["settings"]).inputs)
 
 
-def test_report_without_evaluations_is_invalid_and_missing_input_not_found(env, tmp_path):
+def test_report_without_evaluations_is_invalid_and_missing_input_not_found(env):
+    missing = open_store(env["settings"].artifact_store, env["settings"]).uri("evaluation/nothing")
     with AnalysisClient(env["address"]) as client:
         with pytest.raises(InvalidInput):
             client.report("empty", [], **QUIET)
         with pytest.raises(NotFound):
-            client.report("gone", [(tmp_path / "evaluation" / "nothing").as_uri()], **QUIET)
+            client.report("gone", [missing], **QUIET)

@@ -28,7 +28,7 @@ from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.oip import grpc_predict_v2_pb2_grpc
 from synthclf.server import start_server
 
-TOKEN = "correct-horse-battery-staple"
+TOKEN = "correct-horse-battery-staple-and-more"  # ≥ 32 bytes: production mode
 
 
 def self_signed(folder):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,6 +23,7 @@ def server(tmp_path_factory):
     settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache",
                         llm_base_url="http://127.0.0.1:9/v1", llm_timeout_s=2.0)
     running = start_server(["all"], settings, port=0)
+    running.settings = settings
     yield running
     running.stop(grace_s=1)
 
@@ -69,9 +72,9 @@ def test_predict_with_unloaded_model_is_not_found(server):
         client.predict("missing", ["hello"])
 
 
-def test_load_of_missing_artifact_is_not_found(server, tmp_path):
+def test_load_of_missing_artifact_is_not_found(server):
     with InferenceClient(server.address) as client, pytest.raises(NotFound):
-        client.load_model("m", (tmp_path / "onnx-model" / "nothing").as_uri())
+        client.load_model("m", (Path(server.settings.artifact_store) / "onnx-model" / "nothing").as_uri())
 
 
 def test_report_without_evaluations_is_invalid(server):
@@ -79,8 +82,9 @@ def test_report_without_evaluations_is_invalid(server):
         client.report("empty", [])
 
 
-def test_evaluate_missing_dataset_is_not_found(server, tmp_path):
-    request = analysis_pb2.EvaluateRequest(model="m", dataset_uri=(tmp_path / "dataset" / "x").as_uri(),
+def test_evaluate_missing_dataset_is_not_found(server):
+    missing = (Path(server.settings.artifact_store) / "dataset" / "x").as_uri()
+    request = analysis_pb2.EvaluateRequest(model="m", dataset_uri=missing,
                                            inference_address=server.address)
     with AnalysisClient(server.address) as client, pytest.raises(NotFound):
         client.evaluate(request, progress=lambda e: None)

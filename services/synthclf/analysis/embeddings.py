@@ -25,6 +25,7 @@ import numpy as np
 
 from synthclf.core.artifacts import LocalArtifact
 from synthclf.core.errors import InvalidInput
+from synthclf.core.limits import truncate
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 
 log = logging.getLogger("synthclf.analysis")
@@ -55,12 +56,16 @@ class Embedder:
         cache_dir: root of the cache (``Settings.cache_dir``).
         device: torch device; None: :func:`select_device`.
         batch_size: texts per forward pass.
+        max_chars: characters of a text passed to the tokenizer (``max_tokenized_chars``); the
+            model reads at most 256 tokens of it anyway.
     """
 
-    def __init__(self, cache_dir: Path, device: str | None = None, batch_size: int = BATCH_SIZE):
+    def __init__(self, cache_dir: Path, device: str | None = None, batch_size: int = BATCH_SIZE,
+                 max_chars: int = 4096):
         self.cache_dir = Path(cache_dir) / "embeddings" / MODEL_NAME
         self.device = device
         self.batch_size = batch_size
+        self.max_chars = max_chars
         self._model = None
         self._load_lock = threading.Lock()
         self._cache_lock = threading.Lock()
@@ -100,7 +105,7 @@ class Embedder:
         model = self._load()
         parts = []
         for start in range(0, len(texts), _PROGRESS_EVERY):
-            batch = list(texts[start:start + _PROGRESS_EVERY])
+            batch = truncate(texts[start:start + _PROGRESS_EVERY], self.max_chars)
             parts.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False))
             done = start + len(batch)

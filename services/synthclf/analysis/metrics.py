@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from synthclf.core.errors import InvalidInput
+from synthclf.core.scoring import macro_f1_accuracy
 
 #: Default number of bootstrap resamples.
 N_BOOTSTRAP = 1000
@@ -110,12 +111,13 @@ def evaluate_with_resamples(gold: Sequence[str], predicted: Sequence[str], label
     if len(gold) != len(predicted):
         raise InvalidInput(f"{len(gold)} gold labels but {len(predicted)} predictions")
     labels = list(labels)
+    macro_f1, accuracy = macro_f1_accuracy(gold, predicted, labels)
     precision, recall, f1, support = precision_recall_fscore_support(
         gold, predicted, labels=labels, zero_division=0
     )
     metrics = Metrics(
-        macro_f1=float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)),
-        accuracy=float(accuracy_score(gold, predicted)),
+        macro_f1=macro_f1,
+        accuracy=accuracy,
         support=len(gold),
         per_class={
             label: ClassMetrics(precision=float(p), recall=float(r), f1=float(f), support=int(s))

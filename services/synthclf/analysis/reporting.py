@@ -22,11 +22,14 @@ from synthclf.analysis.runs import load_run
 from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
 from synthclf.analysis.verdict import TaskVerdict
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, split_uri, staging
+from synthclf.core.artifacts import (
+    ArtifactRef, fetch, find, job_id, publish, read_artifact_file, read_manifest, single_flight, staging,
+)
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
+from synthclf.core.limits import check_at_most
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
-from synthclf.core.store import ArtifactStore, open_store
+from synthclf.core.store import ArtifactStore
 
 log = logging.getLogger("synthclf.analysis")
 REPORT_FILE = "report.md"
@@ -67,8 +70,8 @@ class _Collector:
     def lineage_model(self, uri: str, task: str, source: str) -> None:
         """Follow an onnx-model or model artifact to its training datasets."""
         try:
-            manifest = read_manifest(uri, self.settings)
-        except NotFound:
+            manifest = read_manifest(uri, self.settings, kind=("onnx-model", "model"))
+        except (NotFound, InvalidInput):
             self.data.notes.append(f"model {uri} of {task} / {source} is gone: no curves or training data")
             return
         if manifest.kind == "onnx-model":
@@ -81,7 +84,7 @@ class _Collector:
         """Read a model's curves and timings (from its manifest), then its training datasets."""
         if not self._use(uri):
             return
-        manifest = read_manifest(uri, self.settings)
+        manifest = read_manifest(uri, self.settings, kind="model")
         stats = manifest.stats
         curves = stats.get("curves") or self._curves_file(uri)
         sources = []
@@ -97,19 +100,15 @@ class _Collector:
             wall_time_s=stats.get("wall_time_s"), device=str(stats.get("device", ""))))
 
     def _curves_file(self, uri: str) -> list[dict]:
-        location, kind, artifact_id = split_uri(uri)
-        try:
-            raw = open_store(location, self.settings).get_bytes(f"{kind}/{artifact_id}/curves.json")
-        except NotFound:
-            return []
-        return json.loads(raw).get("curves", [])
+        raw = read_artifact_file(uri, "curves.json", self.settings, kind="model", required=False)
+        return json.loads(raw).get("curves", []) if raw else []
 
     def dataset(self, uri: str) -> DatasetRow | None:
         """Read a dataset's manifest stats once; returns its row."""
         existing = next((d for d in self.data.datasets if d.uri == uri), None)
         if existing or not self._use(uri):
             return existing
-        row = DatasetRow.from_stats(uri, read_manifest(uri, self.settings).stats)
+        row = DatasetRow.from_stats(uri, read_manifest(uri, self.settings, kind="dataset").stats)
         self.data.datasets.append(row)
         return row
 
@@ -118,7 +117,7 @@ class _Collector:
         if not self._use(uri):
             return
         result = RESULT_MODELS[kind].model_validate_json(
-            (fetch(uri, self.settings).path / RESULT_FILES[kind]).read_text())
+            fetch(uri, self.settings, kind=kind).file(RESULT_FILES[kind]).read_text())
         if kind == "task-subjectivity":
             self.data.task_subjectivity = result
         else:
@@ -141,6 +140,7 @@ class _Collector:
             self.data.notes.append(f"input {uri} of kind '{kind}' is not used by reports")
 
 
+@single_flight("report")
 def make_report(store: ArtifactStore, settings: Settings, title: str, evaluation_uris: list[str],
                 input_uris: list[str], *, usd_per_million_prompt_tokens: float = 0.0,
                 usd_per_million_completion_tokens: float = 0.0,
@@ -162,18 +162,19 @@ def make_report(store: ArtifactStore, settings: Settings, title: str, evaluation
         (the ``report`` artifact, report.md text, the artifact's file paths).
 
     Raises:
-        InvalidInput: no evaluations, or an evaluation without a condition. NotFound: an
-            input is missing.
+        InvalidInput: no evaluations, more URIs than SYNTHCLF_MAX_REQUEST_URIS, an input of
+            the wrong kind, or an evaluation without a condition. NotFound: an input is missing.
     """
     if not evaluation_uris:
         raise InvalidInput("a report needs at least one evaluation URI")
+    check_at_most(len(evaluation_uris) + len(input_uris), settings, "max_request_uris", "evaluation and input URIs")
     params = {"title": title, "evaluations": evaluation_uris, "inputs": input_uris,
               "usd_per_million_prompt_tokens": usd_per_million_prompt_tokens,
               "usd_per_million_completion_tokens": usd_per_million_completion_tokens, "format": 2}
     artifact_id = job_id("report", params)
     if existing := find(store, "report", artifact_id):
-        artifact = fetch(existing.uri, settings)
-        return existing, (artifact.path / REPORT_FILE).read_text(), [f.path for f in artifact.manifest.files]
+        artifact = fetch(existing.uri, settings, kind="report")
+        return existing, artifact.file(REPORT_FILE).read_text(), [f.path for f in artifact.manifest.files]
     data = ReportData(title=title, usd_per_million_prompt_tokens=usd_per_million_prompt_tokens,
                       usd_per_million_completion_tokens=usd_per_million_completion_tokens)
     collector = _Collector(settings, data)

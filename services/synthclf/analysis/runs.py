@@ -15,11 +15,12 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from synthclf.analysis.condition import Condition
-from synthclf.analysis.files import METRICS_FILE, RESAMPLES_FILE
+from synthclf.analysis.files import RESAMPLES_FILE
+from synthclf.analysis.inputs import read_evaluation
 from synthclf.analysis.metrics import ClassMetrics, Interval
-from synthclf.core.artifacts import fetch
 from synthclf.core.config import Settings
-from synthclf.core.errors import InvalidInput
+from synthclf.core.errors import InvalidInput, validated
+from synthclf.core.limits import shown
 
 
 class ScoredRun(BaseModel):
@@ -53,26 +54,34 @@ class ScoredRun(BaseModel):
         return self.macro_f1 if metric == "macro_f1" else self.accuracy
 
 
+#: metrics.json fields a scored run keeps.
+_FIELDS = {"condition", "macro_f1", "accuracy", "support", "model_uri", "macro_f1_ci", "accuracy_ci", "confidence",
+           "seed", "labels", "per_class", "confusion", "wall_time_s"}
+
+
 def load_run(uri: str, settings: Settings) -> ScoredRun:
     """Read an evaluation artifact (metrics.json, resamples.json; sha256-verified).
 
     Raises:
-        NotFound: no such artifact. InvalidInput: an evaluation without a condition (made
-            before conditions were recorded: evaluate it again).
+        NotFound: no such artifact. InvalidInput: not an evaluation, malformed, or without a
+            condition (made before conditions were recorded: evaluate it again).
     """
-    artifact = fetch(uri, settings)
-    raw = json.loads((artifact.path / METRICS_FILE).read_text())
+    artifact, raw = read_evaluation(uri, settings)
+    name = f"evaluation {shown(uri, 200)}"
     if not raw.get("condition"):
-        raise InvalidInput(f"evaluation {uri} records no condition (task, source, backbone, seed); "
+        raise InvalidInput(f"{name} records no condition (task, source, backbone, seed); "
                            "evaluate the model again with a condition")
     resamples = {}
-    if (artifact.path / RESAMPLES_FILE).is_file():
-        resamples = json.loads((artifact.path / RESAMPLES_FILE).read_text())
-    return ScoredRun(
-        condition=Condition.model_validate(raw["condition"]), macro_f1=raw["macro_f1"], accuracy=raw["accuracy"],
-        support=raw["support"], evaluation_uri=uri, model_uri=raw.get("model_uri", ""),
-        dataset_uri=artifact.manifest.parameters.get("dataset_uri", ""), macro_f1_ci=raw.get("macro_f1_ci"),
-        accuracy_ci=raw.get("accuracy_ci"), confidence=raw.get("confidence", 0.95),
-        bootstrap_seed=raw.get("seed", 0), macro_f1_resamples=resamples.get("macro_f1"),
-        accuracy_resamples=resamples.get("accuracy"), labels=raw.get("labels", []),
-        per_class=raw.get("per_class", {}), confusion=raw.get("confusion", []), wall_time_s=raw.get("wall_time_s"))
+    if (path := artifact.file(RESAMPLES_FILE, required=False)) is not None:
+        try:
+            resamples = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput(f"{name}: {RESAMPLES_FILE} is not JSON") from exc
+        if not isinstance(resamples, dict):
+            raise InvalidInput(f"{name}: {RESAMPLES_FILE} is not an object of resampled scores")
+    raw = {k: v for k, v in raw.items() if k in _FIELDS}
+    return validated(ScoredRun, name, {
+        **raw, "condition": raw["condition"], "evaluation_uri": uri,
+        "dataset_uri": artifact.manifest.parameters.get("dataset_uri", ""), "bootstrap_seed": raw.get("seed", 0),
+        "macro_f1_resamples": resamples.get("macro_f1"), "accuracy_resamples": resamples.get("accuracy")})
+

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from synthclf.analysis.condition import Condition
 from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, dataset_diversity, pca_projection, sample_rows
 from synthclf.analysis.embeddings import MODEL_NAME, Embedder
 from synthclf.analysis.files import (
-    DATA_FILE, METRICS_FILE, PREDICTIONS_FILE, RESAMPLES_FILE, RESULT_FILES, SERVICE,
+    METRICS_FILE, PREDICTIONS_FILE, RESAMPLES_FILE, RESULT_FILES, SERVICE,
 )
 from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Metrics, evaluate_with_resamples
 from synthclf.analysis.projection import PROJECTION_POINTS, ProjectionResult
@@ -31,11 +32,16 @@ from synthclf.analysis.subjectivity import (
 from synthclf.analysis.table1 import aggregate
 from synthclf.analysis.verdict import DELTA, TaskVerdict, task_verdict
 from synthclf.clients import InferenceClient, batched
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, staging
+from synthclf.analysis.inputs import (
+    IN_PROCESS_MODELS, check_analysis_texts, check_evaluate_request, read_evaluation,
+    resolve_inference_address,
+)
+from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, single_flight, staging
 from synthclf.core.catalog import get_task, load_catalog
 from synthclf.core.config import Settings
-from synthclf.core.datasets import read_jsonl
 from synthclf.core.errors import InvalidInput, NotFound
+from synthclf.core.inputs import fetch_kind, read_dataset
+from synthclf.core.limits import check_at_most, check_count, shown
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 
@@ -55,14 +61,18 @@ class AnalysisCore:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.store = open_store(settings.artifact_store, settings)
-        self.embedder = embedder or Embedder(Path(settings.cache_dir))
-        self._classifiers: dict[str, object] = {}
+        self.embedder = embedder or Embedder(Path(settings.cache_dir), max_chars=settings.max_tokenized_chars)
+        self._classifiers: OrderedDict[str, object] = OrderedDict()
         self._classifiers_lock = threading.Lock()
+        #: host:port of this process's own server when it also hosts inference (all-in-one);
+        #: set by :func:`synthclf.server.start_server`.
+        self.local_inference_address: str | None = None
 
     def check(self) -> None:
         """Readiness: the artifact store is reachable."""
         self.store.check()
 
+    @single_flight("evaluation")
     def evaluate(
         self, model: str, dataset_uri: str, *, inference_address: str = "", batch_size: int = 64,
         tags: dict[str, str] | None = None, model_uri: str = "", in_process: bool = False,
@@ -79,7 +89,8 @@ class AnalysisCore:
             model: model name loaded in the inference service (with ``in_process``: a display
                 name, default the artifact id).
             dataset_uri: labelled dataset artifact (a real test split for Table 1).
-            inference_address: host:port of the inference service; default from settings.
+            inference_address: host:port of the inference service; "" or one the settings allow
+                (:func:`~synthclf.analysis.inputs.resolve_inference_address`).
             batch_size: texts per Predict / ONNX Runtime call.
             tags: free-form labels recorded in the evaluation (not used for grouping).
             model_uri: onnx-model artifact URI (required with ``in_process``).
@@ -98,35 +109,40 @@ class AnalysisCore:
             predicting.
 
         Raises:
-            NotFound: dataset or model missing. InvalidInput: no condition, empty dataset, bad
-            batch size, ``in_process`` without ``model_uri``. Unavailable: inference service
-            unreachable.
+            NotFound: dataset or model missing. InvalidInput: no condition, empty or malformed
+            dataset, a dataset URI of another kind, bad batch size, n_bootstrap or confidence
+            beyond their limits, ``in_process`` without ``model_uri``, an ``inference_address``
+            the settings do not allow, or gold labels the model does not have. Unavailable:
+            inference service unreachable.
         """
-        if condition is None:
-            raise InvalidInput("Evaluate needs a condition (task and source of the model's training data)")
-        if batch_size <= 0:
-            raise InvalidInput(f"batch_size must be positive, got {batch_size}")
+        check_evaluate_request(self.settings, batch_size=batch_size, n_bootstrap=n_bootstrap,
+                               confidence=confidence)
         if in_process and not model_uri:
             raise InvalidInput("in-process evaluation needs model_uri (an onnx-model artifact)")
+        address = resolve_inference_address(self.settings, inference_address, self.local_inference_address)
         started = time.perf_counter()
-        frame = read_jsonl(fetch(dataset_uri, self.settings).path / DATA_FILE)
+        _, frame = read_dataset(dataset_uri, self.settings, "dataset_uri")
         texts, gold = frame["text"].tolist(), frame["label"].tolist()
         if not texts:
-            raise InvalidInput(f"dataset {dataset_uri} is empty")
+            raise InvalidInput(f"dataset {shown(dataset_uri, 200)} is empty")
         tags = dict(tags or {})
-        address = inference_address or self.settings.service_address("inference")
         if not in_process:
             model_uri, labels = self._served_model(model, address)
+            _check_gold_labels(gold, labels, model, dataset_uri)
         params = {"model_uri": model_uri, "dataset_uri": dataset_uri, "tags": tags, "in_process": in_process,
                   "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence,
-                  "condition": condition.model_dump(), "format": EVALUATION_FORMAT}
+                  "condition": condition.model_dump() if condition else None, "format": EVALUATION_FORMAT}
         artifact_id = job_id("eval", params)
         if existing := find(self.store, "evaluation", artifact_id):
-            data = json.loads((fetch(existing.uri, self.settings).path / METRICS_FILE).read_text())
+            _, data = read_evaluation(existing.uri, self.settings)
             return existing, Metrics.model_validate({k: v for k, v in data.items() if k in Metrics.model_fields})
         if in_process:
             classifier = self._classifier(model_uri)
             model, labels = model or Path(model_uri).name, list(classifier.labels)
+            _check_gold_labels(gold, labels, model, dataset_uri)
+        if condition is None:  # after the input checks, so a bad request is told what is wrong with it first
+            raise InvalidInput("Evaluate needs a condition (task and source of the model's training data)")
+        if in_process:
             predicted = self._predict_in_process(classifier, texts, batch_size, model, progress)
         else:
             predicted = self._predict_served(model, address, texts, batch_size, progress)
@@ -159,7 +175,7 @@ class AnalysisCore:
         with InferenceClient(address) as client:
             info = {m.name: m for m in client.list_models()}
         if model not in info:
-            raise NotFound(f"model '{model}' is not loaded in the inference service at {address}; "
+            raise NotFound(f"model '{shown(model)}' is not loaded in the inference service; "
                            f"loaded: {', '.join(sorted(info)) or 'none'}")
         return info[model].artifact.uri, list(info[model].labels)
 
@@ -180,7 +196,15 @@ class AnalysisCore:
 
         with self._classifiers_lock:
             if model_uri not in self._classifiers:
-                self._classifiers[model_uri] = OnnxClassifier(fetch(model_uri, self.settings).path)
+                artifact = fetch_kind(model_uri, self.settings, "onnx-model", "model_uri")
+                try:
+                    classifier = OnnxClassifier(artifact.path, settings=self.settings)
+                except InvalidInput as exc:
+                    raise InvalidInput(f"onnx-model {shown(model_uri, 200)}: {exc.message}") from exc
+                self._classifiers[model_uri] = classifier
+                while len(self._classifiers) > IN_PROCESS_MODELS:  # bounded memory
+                    self._classifiers.popitem(last=False)
+            self._classifiers.move_to_end(model_uri)
             return self._classifiers[model_uri]
 
     @staticmethod
@@ -196,10 +220,9 @@ class AnalysisCore:
 
     def _dataset(self, uri: str):
         """(fetched artifact, frame) of a dataset artifact."""
-        artifact = fetch(uri, self.settings)
-        frame = read_jsonl(artifact.path / DATA_FILE)
+        artifact, frame = read_dataset(uri, self.settings)
         if frame.empty:
-            raise InvalidInput(f"dataset {uri} is empty")
+            raise InvalidInput(f"dataset {shown(uri, 200)} is empty")
         return artifact, frame
 
     def sample_embeddings(self, uri: str, max_texts: int = MAX_TEXTS, seed: int = 0,
@@ -218,7 +241,7 @@ class AnalysisCore:
     def _cached(self, kind: str, artifact_id: str, model):
         """The stored result of an existing analysis artifact, or None."""
         if existing := find(self.store, kind, artifact_id):
-            raw = (fetch(existing.uri, self.settings).path / RESULT_FILES[kind]).read_text()
+            raw = fetch(existing.uri, self.settings, kind=kind).file(RESULT_FILES[kind]).read_text()
             return existing, model.model_validate_json(raw)
         return None
 
@@ -229,6 +252,7 @@ class AnalysisCore:
             return publish(self.store, folder, kind=kind, artifact_id=artifact_id, service=SERVICE,
                            parameters=parameters, inputs=inputs, stats=stats)
 
+    @single_flight("diversity")
     def diversity(self, dataset_uri: str, *, max_texts: int = MAX_TEXTS, seed: int = 0,
                   progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, DiversityResult]:
         """Remote-clique score and chamfer distance of a dataset (Figure 1), overall and per label.
@@ -245,8 +269,7 @@ class AnalysisCore:
         Raises:
             NotFound: no such dataset. InvalidInput: empty dataset, ``max_texts`` < 1.
         """
-        if max_texts < 1:
-            raise InvalidInput(f"max_texts must be >= 1, got {max_texts}")
+        check_analysis_texts(self.settings, max_texts)
         params = {"dataset_uri": dataset_uri, "max_texts": max_texts, "seed": seed, "embedding": MODEL_NAME}
         artifact_id = job_id("diversity", params)
         if cached := self._cached("diversity", artifact_id, DiversityResult):
@@ -263,6 +286,7 @@ class AnalysisCore:
                  result.overall.remote_clique, result.overall.chamfer, result.overall.n)
         return ref, result
 
+    @single_flight("similarity")
     def similarity(self, synthetic_uri: str, real_uri: str, *, k: int = TOP_K, max_texts: int = MAX_TEXTS,
                    seed: int = 0, progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, SimilarityResult]:
         """Mean top-k cosine similarity of a dataset's texts to real texts (Figure B.2).
@@ -281,8 +305,7 @@ class AnalysisCore:
         Raises:
             NotFound: a dataset is missing. InvalidInput: empty dataset, ``k`` or ``max_texts`` < 1.
         """
-        if k < 1 or max_texts < 1:
-            raise InvalidInput(f"k and max_texts must be >= 1, got k={k}, max_texts={max_texts}")
+        check_analysis_texts(self.settings, max_texts, k=k)
         params = {"synthetic_uri": synthetic_uri, "real_uri": real_uri, "k": k, "max_texts": max_texts,
                   "seed": seed, "embedding": MODEL_NAME}
         artifact_id = job_id("similarity", params)
@@ -304,6 +327,7 @@ class AnalysisCore:
                  result.mean_top_k)
         return ref, result
 
+    @single_flight("instance-subjectivity")
     def instance_subjectivity(
         self, *, evaluation_uri: str = "", model: str = "", model_uri: str = "", in_process: bool = False,
         dataset_uri: str = "", inference_address: str = "", gammas: list[float] | None = None,
@@ -335,25 +359,25 @@ class AnalysisCore:
             InvalidInput: neither an evaluation nor a model and dataset; no agreement values.
             NotFound: a missing artifact or model.
         """
+        check_at_most(len(gammas or ()), self.settings, "max_gammas", "agreement thresholds (gammas)")
         if not evaluation_uri:
             if not dataset_uri or not (model or model_uri):
                 raise InvalidInput("instance subjectivity needs evaluation_uri, or a model and dataset_uri")
             evaluation_uri = self.evaluate(model, dataset_uri, inference_address=inference_address, tags=tags,
                                            model_uri=model_uri, in_process=in_process, condition=condition,
                                            progress=progress)[0].uri
-        evaluation = fetch(evaluation_uri, self.settings)
+        evaluation, metrics = read_evaluation(evaluation_uri, self.settings)
         dataset_uri = evaluation.manifest.parameters["dataset_uri"]
-        metrics = json.loads((evaluation.path / METRICS_FILE).read_text())
         gammas = sorted(gammas) if gammas else default_gammas(len(metrics["labels"]))
         params = {"evaluation_uri": evaluation_uri, "gammas": gammas, "min_instances": min_instances}
         artifact_id = job_id("subjectivity", params)
         if cached := self._cached("instance-subjectivity", artifact_id, SweepResult):
             return cached
-        frame = read_jsonl(fetch(dataset_uri, self.settings).path / DATA_FILE)
-        if not (evaluation.path / PREDICTIONS_FILE).is_file():
+        _, frame = read_dataset(dataset_uri, self.settings)
+        if evaluation.file(PREDICTIONS_FILE, required=False) is None:
             raise InvalidInput(f"{evaluation_uri} has no per-instance predictions ({PREDICTIONS_FILE}); "
                                "re-run Evaluate to produce them")
-        predictions = read_jsonl_records(evaluation.path / PREDICTIONS_FILE)
+        predictions = read_jsonl_records(evaluation.file(PREDICTIONS_FILE))
         correct = np.array([p["gold"] == p["predicted"] for p in predictions])
         if len(correct) != len(frame):
             raise InvalidInput(f"{evaluation_uri} holds {len(correct)} predictions for {len(frame)} rows")
@@ -368,6 +392,7 @@ class AnalysisCore:
                              "source": sweep.source})
         return ref, sweep
 
+    @single_flight("task-subjectivity")
     def task_subjectivity(self, evaluation_uris: list[str]) -> tuple[ArtifactRef, TaskSubjectivityResult]:
         """Real → synthetic Macro-F1 gap against catalog subjectivity, Spearman ρ per source.
 
@@ -383,6 +408,7 @@ class AnalysisCore:
         """
         if not evaluation_uris:
             raise InvalidInput("task subjectivity needs evaluation URIs")
+        check_at_most(len(evaluation_uris), self.settings, "max_request_uris", "evaluation URIs")
         artifact_id = job_id("task-subjectivity", {"evaluation_uris": sorted(evaluation_uris)})
         if cached := self._cached("task-subjectivity", artifact_id, TaskSubjectivityResult):
             return cached
@@ -395,6 +421,7 @@ class AnalysisCore:
                             list(evaluation_uris), {"tasks": len({g.task for g in result.gaps})})
         return ref, result
 
+    @single_flight("projection")
     def projection(self, dataset_uris: list[str], *, max_texts: int = MAX_TEXTS, points: int = PROJECTION_POINTS,
                    seed: int = 0, progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, ProjectionResult]:
         """Figure 1: 2-D PCA projection of the embeddings of one task's training sets.
@@ -415,8 +442,9 @@ class AnalysisCore:
         """
         if not dataset_uris:
             raise InvalidInput("a projection needs at least one dataset URI")
-        if max_texts < 1 or points < 1:
-            raise InvalidInput(f"max_texts and points must be >= 1, got {max_texts} and {points}")
+        check_at_most(len(dataset_uris), self.settings, "max_request_uris", "dataset URIs")
+        check_analysis_texts(self.settings, max_texts)
+        check_count(points, 1, self.settings, "max_analysis_texts", "points per dataset (points)")
         params = {"dataset_uris": list(dataset_uris), "max_texts": max_texts, "points": points, "seed": seed,
                   "embedding": MODEL_NAME}
         artifact_id = job_id("projection", params)
@@ -441,6 +469,7 @@ class AnalysisCore:
                             {"task": result.task, "sources": list(result.points)})
         return ref, result
 
+    @single_flight("verdict")
     def verdict(self, evaluation_uris: list[str], *, delta: float = DELTA, label_cost_usd: float | None = None,
                 synthetic_datasets: dict[str, str] | None = None,
                 seed: int = 0) -> tuple[ArtifactRef, TaskVerdict]:
@@ -464,6 +493,8 @@ class AnalysisCore:
         """
         if not evaluation_uris:
             raise InvalidInput("a verdict needs the evaluation URIs of one task")
+        check_at_most(len(evaluation_uris) + len(synthetic_datasets or {}), self.settings, "max_request_uris",
+                      "evaluation and dataset URIs")
         if label_cost_usd is not None and label_cost_usd < 0:
             raise InvalidInput(f"label cost must be >= 0 US$, got {label_cost_usd}")
         synthetic_datasets = dict(synthetic_datasets or {})
@@ -476,12 +507,12 @@ class AnalysisCore:
         spec = get_task(runs[0].condition.task)
         costs = {}
         for source, uri in synthetic_datasets.items():
-            stats = read_manifest(uri, self.settings).stats
+            stats = read_manifest(uri, self.settings, kind="dataset").stats
             cost = stats.get("cost_usd")
             costs[source] = (int(stats.get("rows", 0)), float(cost) if isinstance(cost, (int, float)) else None)
         agreement = None
         if runs[0].dataset_uri:
-            frame = read_jsonl(fetch(runs[0].dataset_uri, self.settings).path / DATA_FILE)
+            _, frame = read_dataset(runs[0].dataset_uri, self.settings)
             if "agreement" in frame and frame["agreement"].notna().any():
                 agreement = float(frame["agreement"].mean())
         result = task_verdict(runs, n_labels=len(spec.labels), delta=delta, label_cost_usd=label_cost_usd,
@@ -490,6 +521,21 @@ class AnalysisCore:
             synthetic_datasets.values()), {"task": result.task, "decision": result.decision})
         log.info("verdict for %s: %s — %s", result.task, result.decision_text, result.reason)
         return ref, result
+
+
+def _check_gold_labels(gold: list[str], labels: list[str], model: str, dataset_uri: str) -> None:
+    """Refuse a dataset whose labels the model does not have (its Macro-F1 would be meaningless).
+
+    Raises:
+        InvalidInput: naming the missing labels and the model's.
+    """
+    missing = sorted(set(gold) - set(labels))
+    if missing:
+        raise InvalidInput(
+            f"dataset {shown(dataset_uri, 200)} has labels the model '{shown(model)}' does not "
+            f"have: {', '.join(shown(m, 32) for m in missing[:10])}"
+            f"{' …' if len(missing) > 10 else ''}; the model's labels: "
+            f"{', '.join(shown(label, 32) for label in labels[:20])}")
 
 
 def read_jsonl_records(path: Path) -> list[dict]:

@@ -70,6 +70,9 @@ def read_token(settings: Settings) -> str | None:
 class AuthInterceptor(grpc.ServerInterceptor):
     """Server interceptor: every RPC but health and reflection needs ``Bearer <token>``.
 
+    A refusal logs and answers a reason (missing, not the Bearer scheme, wrong token), never
+    the presented credential.
+
     Args:
         token: the shared secret clients must present.
     """
@@ -84,8 +87,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return ("missing bearer token: send metadata 'authorization: Bearer <token>' "
                     "(synthclf clients read SYNTHCLF_AUTH_TOKEN or SYNTHCLF_AUTH_TOKEN_FILE)")
         scheme, _, presented = str(values[0]).partition(" ")
-        if scheme.lower() != "bearer":
-            return f"unsupported authorization scheme '{scheme}'; expected 'Bearer <token>'"
+        if scheme.lower() != "bearer":  # never echo or log the value: it may be the token itself
+            return "the authorization metadata does not use the Bearer scheme; send " \
+                "'authorization: Bearer <token>'"
         if not hmac.compare_digest(presented.strip().encode("utf-8"), self._expected):
             return "invalid bearer token"
         return None

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 #: MinIO's well-known development credentials, refused when ``production`` is set.
 DEV_CREDENTIALS = {"minioadmin", "minio", "changeme", ""}
+#: Shortest bearer token accepted when ``production`` is set, bytes (256 bits as hex is 64).
+MIN_PRODUCTION_TOKEN_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,24 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         Path.home() / ".cache" / "synthclf",
         description="Local cache of fetched artifacts (verified by sha256).",
+    )
+    # The artifact store as a trust boundary (docs/architecture.md).
+    max_manifest_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest manifest.json read, bytes (DATA_LOSS beyond), "
+        "checked before parsing."
+    )
+    max_manifest_depth: int = Field(
+        32, ge=4, description="Deepest nesting of arrays/objects in a manifest.json (DATA_LOSS "
+        "beyond), checked before parsing."
+    )
+    staging_max_age_hours: float = Field(
+        24.0, gt=0, description="Server start-up removes synthclf-stage-* folders in the temp "
+        "dir left by a dead process, and any older than this many hours."
+    )
+    malloc_arena_max: int = Field(
+        2, ge=0, description="glibc malloc arenas of a synthclf server and the processes it "
+        "starts (MALLOC_ARENA_MAX; bounds RSS growth over model load/unload cycles); 0: "
+        "glibc's default (8 per core)."
     )
     llm_base_url: str | None = Field(
         None,
@@ -86,10 +106,63 @@ class Settings(BaseSettings):
         128, ge=1, description="gRPC handler threads of a server hosting inference (each "
         "waiting Predict call holds one; at least the expected concurrent callers)."
     )
+    # Request limits (docs/security.md "Limits"): enforced before work starts; beyond one, the
+    # call fails with INVALID_ARGUMENT or RESOURCE_EXHAUSTED naming the limit and its setting.
+    max_request_uris: int = Field(
+        64, ge=1, description="Most artifact URIs in one request (Train's datasets, the "
+        "evaluations of TaskSubjectivity and Report, Report's inputs)."
+    )
+    max_train_rows: int = Field(
+        500_000, ge=1, description="Most rows one Train call draws over all its datasets."
+    )
+    max_dataset_rows: int = Field(
+        1_000_000, ge=1, description="Most rows of one dataset artifact a job reads."
+    )
+    max_bootstrap: int = Field(
+        10_000, ge=0, description="Most bootstrap resamples (Evaluate's n_bootstrap)."
+    )
+    max_gammas: int = Field(
+        1_000, ge=1, description="Most agreement thresholds γ in one InstanceSubjectivity call."
+    )
+    max_analysis_texts: int = Field(
+        10_000, ge=2, description="Most texts sampled per dataset by Diversity, Similarity and "
+        "Report (max_texts; the distances are O(n²) in memory)."
+    )
+    max_labels: int = Field(
+        1_000, ge=2, description="Most distinct labels of a dataset or a model's labels.json."
+    )
+    max_label_chars: int = Field(
+        100, ge=1, description="Most characters of one label name."
+    )
+    max_rows_per_label: int = Field(
+        100_000, ge=1, description="Most rows per label one Generate call may ask for."
+    )
+    max_model_name_chars: int = Field(
+        128, ge=1, description="Most characters of a served model's name (characters "
+        "A-Z a-z 0-9 . _ -)."
+    )
+    max_tokenized_chars: int = Field(
+        4_096, ge=16, description="Characters of a text passed to a tokenizer (inference, "
+        "in-process evaluation, training, embeddings); the rest is cut before tokenizing "
+        "(texts are truncated to max_length tokens anyway)."
+    )
+    inference_max_loaded_models: int = Field(
+        16, ge=1, description="Most model versions loaded at once (RESOURCE_EXHAUSTED beyond; "
+        "unload one first)."
+    )
+    inference_max_loaded_bytes: int = Field(
+        8 * 1024**3, ge=1, description="Most bytes of ONNX graphs loaded at once, bytes "
+        "(RESOURCE_EXHAUSTED beyond)."
+    )
+    inference_allowed_addresses: list[str] = Field(
+        default_factory=list, description="Inference service host:port values an Evaluate or "
+        "InstanceSubjectivity request may name besides SYNTHCLF_INFERENCE_ADDRESS (JSON list); "
+        "any other is INVALID_ARGUMENT, so callers never choose where the server connects."
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     production: bool = Field(
-        False, description="Refuse development defaults (MinIO credentials, no auth token) when "
-        "true."
+        False, description="Refuse development defaults (MinIO credentials, no auth token, a "
+        "token under 32 bytes) when true."
     )
     # Serving security and metrics (README "Authentication, TLS and metrics").
     auth_token: SecretStr | None = Field(
@@ -132,8 +205,8 @@ class Settings(BaseSettings):
         """Raise InvalidInput if ``production`` is set with development defaults.
 
         Raises:
-            synthclf.core.errors.InvalidInput: default MinIO credentials, or no auth token, in
-                production.
+            synthclf.core.errors.InvalidInput: default MinIO credentials, no auth token, or a
+                token shorter than :data:`MIN_PRODUCTION_TOKEN_BYTES`, in production.
         """
         from synthclf.core.errors import InvalidInput
 
@@ -149,6 +222,16 @@ class Settings(BaseSettings):
                 "SYNTHCLF_PRODUCTION is set but no bearer token is configured; set "
                 "SYNTHCLF_AUTH_TOKEN or SYNTHCLF_AUTH_TOKEN_FILE (a secret file)"
             )
+        if self.production:
+            from synthclf.core.auth import read_token
+
+            token = read_token(self)
+            if len(token.encode("utf-8")) < MIN_PRODUCTION_TOKEN_BYTES:
+                raise InvalidInput(
+                    f"SYNTHCLF_PRODUCTION is set but the bearer token has fewer than "
+                    f"{MIN_PRODUCTION_TOKEN_BYTES} bytes; use a random one (e.g. `openssl rand "
+                    "-hex 32`)"
+                )
 
 
 def get_settings() -> Settings:

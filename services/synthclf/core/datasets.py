@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import csv
 import importlib.util
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -339,18 +340,84 @@ def to_jsonl(df: pd.DataFrame, path: Path) -> None:
     _to_schema(df).to_json(path, orient="records", lines=True, force_ascii=False, double_precision=15)
 
 
-def read_jsonl(path: Path) -> pd.DataFrame:
+def _first_bad_line(text: str) -> str:
+    """Where and why JSON-lines text is malformed (for the message)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            return f"line {number} is not JSON ({exc.msg})"
+        if not isinstance(record, dict):
+            return f"line {number} is a JSON {type(record).__name__}, not an object"
+    return "it is not JSON lines of objects"
+
+
+def _check_strings(frame: pd.DataFrame, name: str) -> None:
+    """Refuse texts and labels that are not strings (null, NaN, numbers, lists, objects)."""
+    for column in REQUIRED_COLUMNS:
+        bad = [i for i, value in enumerate(frame[column]) if not isinstance(value, str)]
+        if bad:
+            value = frame[column].iloc[bad[0]]
+            kind = "null" if value is None or (isinstance(value, float) and np.isnan(value)) \
+                else f"a JSON {type(value).__name__}"
+            raise InvalidInput(f"{name}: {len(bad)} row(s) have a {column} that is not a string; "
+                               f"row {bad[0]} has {kind}")
+
+
+def read_jsonl(path: Path, name: str | None = None) -> pd.DataFrame:
     """Read a dataset written by :func:`to_jsonl` back into the :data:`COLUMNS` schema.
 
     Null agreement reads back as NaN and null annotations as None; an empty file gives an
     empty dataset with the schema's columns.
+
+    Args:
+        path: the ``data.jsonl`` file.
+        name: the dataset in the caller's terms (its URI) for messages; default the file name
+            (never the server's absolute path).
+
+    Raises:
+        InvalidInput: a line is not a JSON object, ``text`` or ``label`` is missing, or a text
+            or label is not a string (null, NaN, a number, a list, an object); the message
+            names the first offending line or row.
     """
-    if not Path(path).read_text(encoding="utf-8").strip():
+    name = name or Path(path).name
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.strip():
         return _to_schema(pd.DataFrame(columns=COLUMNS))
-    frame = pd.read_json(
-        path, orient="records", lines=True, dtype=False, convert_dates=False, precise_float=True
-    )
-    return _to_schema(frame)
+    try:
+        frame = pd.read_json(io.StringIO(text), orient="records", lines=True, dtype=False,
+                             convert_dates=False, precise_float=True)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidInput(f"{name} is not a dataset: {_first_bad_line(text)}") from exc
+    try:
+        frame = _to_schema(frame)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{name}: {exc.message}") from exc
+    _check_strings(frame, name)
+    return frame
+
+
+def check_split_and_agreement(df: pd.DataFrame, what: str = "dataset") -> None:
+    """Refuse split values other than train/test and agreement outside [0, 1].
+
+    Columns that are absent are not checked (a training mixture carries only text and label,
+    so :class:`synthclf.training.service.TrainingCore` checks each input before drawing).
+
+    Raises:
+        InvalidInput: naming ``what``, the bad values (split) or the count and first row
+            (agreement).
+    """
+    bad_splits = sorted(set(df.get("split", pd.Series(SPLITS)).astype("str")) - set(SPLITS))
+    if bad_splits:
+        shown = ", ".join(s[:32] for s in bad_splits[:5])
+        raise InvalidInput(f"{what}: split values must be train or test, got: {shown}")
+    agreement = pd.to_numeric(df.get("agreement", pd.Series(dtype=float)), errors="coerce")
+    outside = ((agreement < 0) | (agreement > 1)).to_numpy()
+    if outside.any():
+        raise InvalidInput(f"{what}: agreement values must lie in [0, 1]; {int(outside.sum())} "
+                           f"do not, first at row {int(outside.argmax())}")
 
 
 def validate_dataset(df: pd.DataFrame, task: TaskSpec) -> None:
@@ -387,12 +454,7 @@ def validate_dataset(df: pd.DataFrame, task: TaskSpec) -> None:
             f"labels not in task '{task.name}': {', '.join(unknown)}; "
             f"the task's labels: {', '.join(task.label_names)}"
         )
-    bad_splits = sorted(set(df.get("split", pd.Series(SPLITS)).astype("str")) - set(SPLITS))
-    if bad_splits:
-        raise InvalidInput(f"split values must be train or test, got: {', '.join(bad_splits)}")
-    agreement = pd.to_numeric(df.get("agreement", pd.Series(dtype=float)), errors="coerce")
-    if ((agreement < 0) | (agreement > 1)).any():
-        raise InvalidInput("agreement values must lie in [0, 1]")
+    check_split_and_agreement(df)
     if df["label"].nunique() < 2:
         raise InvalidInput(
             f"dataset has a single label '{df['label'].iloc[0]}'; a classifier for task "

@@ -77,6 +77,19 @@ class Unauthenticated(SynthclfError):
     grpc_code = grpc.StatusCode.UNAUTHENTICATED
 
 
+class Unimplemented(SynthclfError):
+    """The RPC exists in the contract but this server does not offer it (README says which)."""
+
+    grpc_code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class Cancelled(SynthclfError):
+    """The job stopped because its caller cancelled, its deadline passed, or the server is
+    shutting down (nothing is published; a re-run starts it again)."""
+
+    grpc_code = grpc.StatusCode.CANCELLED
+
+
 class IntegrityError(SynthclfError):
     """An artifact's content does not match its manifest (sha256 or size mismatch)."""
 
@@ -86,7 +99,7 @@ class IntegrityError(SynthclfError):
 _BY_CODE = {
     cls.grpc_code: cls
     for cls in (InvalidInput, NotFound, NotReady, Unavailable, ResourceExhausted, IntegrityError,
-                Unauthenticated)
+                Unauthenticated, Unimplemented, Cancelled)
 }
 _BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = DeadlineExceeded
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from grpc_health.v1 import health, health_pb2
 
 from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.errors import SynthclfError
+from synthclf.core.cancellation import Job
 from synthclf.core.progress import Progress
 from synthclf.v1 import common_pb2
 
@@ -34,15 +36,66 @@ MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 
 
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+    """Abort the call with the status of ``exc``.
+
+    A :class:`SynthclfError` answers its code and message (logged as a warning). Anything else
+    is a bug in synthclf: INTERNAL with an opaque error id, logged with its traceback under the
+    same id, so the client learns nothing of the server's internals (paths, URLs) but an
+    operator can find the cause.
+    """
     if isinstance(exc, SynthclfError):
         log.warning("%s failed: %s: %s", method, type(exc).__name__, exc.message)
         context.abort(exc.grpc_code, exc.message)
-    log.exception("%s failed with an unexpected error", method)
-    context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    if isinstance(exc, NotImplementedError):  # a generated base method nobody overrides
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by synthclf")
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("%s failed with an unexpected error [error id %s]", method, error_id)
+    context.abort(grpc.StatusCode.INTERNAL,
+                  f"internal error (error id {error_id}; the server log has the details)")
+
+
+class _Undecodable:
+    """A request whose bytes are not a valid message of the RPC's request type."""
+
+    def __init__(self, type_name: str, error: Exception):
+        self.type_name = type_name
+        self.error = error
+
+
+def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer`` returning :class:`_Undecodable` instead of raising.
+
+    gRPC answers a request it cannot decode with INTERNAL ("Exception deserializing
+    request!"); decoding is the caller's fault, so the handler answers INVALID_ARGUMENT.
+    """
+    if deserializer is None:
+        return None
+    owner = getattr(deserializer, "__self__", None)
+    type_name = getattr(getattr(owner, "DESCRIPTOR", None), "full_name", "request message")
+
+    def decode(data: bytes) -> Any:
+        """The decoded request, or an :class:`_Undecodable` naming the expected type."""
+        try:
+            return deserializer(data)
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
+            return _Undecodable(type_name, exc)
+
+    return decode
+
+
+def _refuse_undecodable(request: Any, context: grpc.ServicerContext, method: str) -> None:
+    if isinstance(request, _Undecodable):
+        log.warning("%s: undecodable request: %s", method, request.error)
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"the request is not a valid {request.type_name} (protobuf decoding failed)")
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Turns exceptions raised by servicers into gRPC statuses (unary and server-streaming)."""
+    """Turns exceptions raised by servicers into gRPC statuses (unary and server-streaming).
+
+    Requests that do not decode are answered INVALID_ARGUMENT; unexpected exceptions INTERNAL
+    with an error id that is also in the log (:func:`_abort`).
+    """
 
     def intercept_service(self, continuation, handler_call_details):
         """Wrap the handler's behaviour so exceptions become ``context.abort`` calls."""
@@ -55,26 +108,28 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             def unary(request, context):
                 """The handler, with exceptions mapped to statuses."""
+                _refuse_undecodable(request, context, method)
                 try:
                     return inner(request, context)
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
                     _abort(context, exc, method)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary, handler.request_deserializer, handler.response_serializer
+                unary, _lenient(handler.request_deserializer), handler.response_serializer
             )
         if handler.unary_stream:
             inner_stream = handler.unary_stream
 
             def stream(request, context):
                 """The streaming handler, with exceptions mapped to statuses."""
+                _refuse_undecodable(request, context, method)
                 try:
                     yield from inner_stream(request, context)
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
                     _abort(context, exc, method)
 
             return grpc.unary_stream_rpc_method_handler(
-                stream, handler.request_deserializer, handler.response_serializer
+                stream, _lenient(handler.request_deserializer), handler.response_serializer
             )
         return handler
 
@@ -175,30 +230,39 @@ def stream_job(
     *,
     on_progress: Callable[[common_pb2.JobProgress], R],
     on_result: Callable[[T], R],
+    name: str = "the job",
 ) -> Iterator[R]:
     """Run ``job(progress_fn)`` in a worker thread and stream its events as response messages.
 
     Exceptions raised by the job are re-raised in the RPC thread (where the
-    :class:`ErrorInterceptor` maps them). If the client goes away, remaining events are
-    dropped; the job runs to completion so its artifact is still published (jobs are
-    idempotent, so a re-run picks it up).
+    :class:`ErrorInterceptor` maps them). The job is cancelled (:class:`~synthclf.core.cancellation.Job`)
+    when the client cancels, its deadline passes, or the server shuts down: its next progress
+    event raises Cancelled, so it stops without publishing, and this call waits for it to
+    unwind (its staging folders are removed) before ending.
 
     Args:
         job: the core call, taking a progress callback.
-        context: the RPC context (to notice cancellation).
+        context: the RPC context (to notice cancellation and the deadline).
         on_progress: wraps a ``JobProgress`` in the RPC's response message.
         on_result: encodes the job's return value as the last response message.
+        name: the job in the caller's terms, for the Cancelled message and the log.
 
     Yields:
         One response per progress event, then one for the result.
     """
     events: queue.Queue[Any] = queue.Queue()
     outcome: dict[str, Any] = {}
+    token = Job(name)
+    gone = "the caller cancelled the call or its deadline passed"
+    if not context.add_callback(lambda: token.cancel(gone)):
+        token.cancel(gone)
 
     def run() -> None:
         """Worker body: run the job, keep its result or error, then signal the end."""
         try:
-            outcome["result"] = job(events.put)
+            with token:
+                token.check()
+                outcome["result"] = job(token.progress(events.put))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the RPC thread
             outcome["error"] = exc
         finally:
@@ -206,9 +270,21 @@ def stream_job(
 
     worker = threading.Thread(target=run, name="job", daemon=True)
     worker.start()
-    while (item := events.get()) is not _DONE:
+    while True:
+        try:
+            item = events.get(timeout=_POLL_S)
+        except queue.Empty:
+            if not context.is_active():
+                token.cancel(gone)
+            continue
+        if item is _DONE:
+            break
         if context.is_active():
             yield on_progress(progress_to_proto(item))
     if "error" in outcome:
         raise outcome["error"]
     yield on_result(outcome["result"])
+
+
+#: Seconds between checks of the RPC context while a job sends no event.
+_POLL_S = 0.5

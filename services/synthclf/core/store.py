@@ -4,12 +4,17 @@ Keys are '/'-separated paths relative to the store's root, e.g. ``dataset/<id>/d
 :func:`open_store` picks the adapter from a location string: a local folder (the embedded
 default, ``./artifacts``) or ``s3://bucket[/prefix]`` (MinIO through the ``minio`` SDK).
 Local writes are atomic (temp file + ``os.replace``); S3 PUTs are atomic per object.
+:meth:`~ArtifactStore.publish_folder` creates an artifact at most once and never overwrites a
+published one: locally by renaming a complete temp folder into place, on S3 by a conditional
+PUT (``If-None-Match: *``) of the manifest (docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +26,10 @@ from minio.error import S3Error
 
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound, Unavailable
+from synthclf.core.manifest import MANIFEST_NAME
+
+#: Name prefix of in-flight temp files and folders in a local store (skipped by ``list``).
+TEMP_PREFIX = ".tmp-"
 
 
 class ArtifactStore(Protocol):
@@ -38,8 +47,15 @@ class ArtifactStore(Protocol):
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write ``data`` to ``key`` atomically."""
 
-    def get_bytes(self, key: str) -> bytes:
-        """Read ``key``. Raises NotFound if absent."""
+    def get_bytes(self, key: str, read_limit: int | None = None) -> bytes:
+        """Read ``key`` (at most ``read_limit`` bytes when given). Raises NotFound if absent."""
+
+    def publish_folder(self, prefix: str, folder: Path, paths: list[str], manifest: bytes) -> bool:
+        """Create the artifact ``prefix`` from ``folder``'s ``paths``, its manifest last.
+
+        Returns False, writing nothing more, when a manifest already exists there (a
+        concurrent identical job published first); never overwrites a published manifest.
+        """
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` exists."""
@@ -88,7 +104,7 @@ class LocalArtifactStore:
         """Write atomically: temp file in the same folder, then ``os.replace``."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -97,12 +113,46 @@ class LocalArtifactStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def get_bytes(self, key: str) -> bytes:
-        """Read ``key``; NotFound if absent."""
+    def get_bytes(self, key: str, read_limit: int | None = None) -> bytes:
+        """Read ``key`` (at most ``read_limit`` bytes); NotFound if absent."""
         path = self._path(key)
         if not path.is_file():
             raise NotFound(f"no artifact file at {self.uri(key)}")
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read(-1 if read_limit is None else read_limit)
+
+    def publish_folder(self, prefix: str, folder: Path, paths: list[str], manifest: bytes) -> bool:
+        """Copy the files and manifest into a temp folder beside the artifact, then rename it
+        into place: the artifact appears whole or not at all, and ``rename`` refuses to
+        replace a non-empty folder, so of two concurrent publishers exactly one wins."""
+        target = self._path(prefix)
+        if (target / MANIFEST_NAME).is_file():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}-"))
+        try:
+            for rel in paths:
+                (temp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(folder) / rel, temp / rel)
+            (temp / MANIFEST_NAME).write_bytes(manifest)
+            temp.chmod(0o755)
+            for _ in range(2):
+                try:
+                    os.rename(temp, target)
+                    return True
+                except OSError as exc:
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                if (target / MANIFEST_NAME).is_file():
+                    return False
+                # Files without a manifest: an interrupted publish of a version without atomic
+                # folders. Not an artifact; move it aside and try once more.
+                aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}-old-"))
+                os.rename(target, aside / "old")
+                shutil.rmtree(aside, ignore_errors=True)
+            return False
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is a file."""
@@ -116,7 +166,7 @@ class LocalArtifactStore:
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not any(part.startswith(TEMP_PREFIX) for part in p.relative_to(self.root).parts)
         )
 
     def check(self) -> None:
@@ -177,17 +227,39 @@ class S3ArtifactStore:
             self.client.put_object, self.bucket, self._key(key), io.BytesIO(data), len(data),
         )
 
-    def get_bytes(self, key: str) -> bytes:
-        """Read an object; NotFound if absent."""
+    def get_bytes(self, key: str, read_limit: int | None = None) -> bytes:
+        """Read an object (at most ``read_limit`` bytes); NotFound if absent."""
         def read() -> bytes:
             """GET the object and release the connection."""
             response = self.client.get_object(self.bucket, self._key(key))
             try:
-                return response.read()
+                return response.read(read_limit)
             finally:
                 response.close()
                 response.release_conn()
         return self._call(f"get {self.uri(key)}", read)
+
+    def publish_folder(self, prefix: str, folder: Path, paths: list[str], manifest: bytes) -> bool:
+        """Upload the files, then PUT the manifest only if none exists (``If-None-Match: *``,
+        honoured by MinIO and AWS S3 since 2024). Residual race: two replicas publishing the
+        same id at the same moment both upload files, and the loser's may replace the
+        winner's; readers then refuse the mismatch (DATA_LOSS) rather than use it."""
+        manifest_key = f"{prefix}/{MANIFEST_NAME}"
+        if self.exists(manifest_key):
+            return False
+        for rel in paths:
+            self.put_file(f"{prefix}/{rel}", Path(folder) / rel)
+        try:
+            # minio's public put_object sends unknown headers as user metadata; the internal
+            # _put_object sends them as they are (a single PUT: the manifest is small).
+            self._call(f"put {self.uri(manifest_key)}", self.client._put_object, self.bucket,
+                       self._key(manifest_key), manifest,
+                       headers={"If-None-Match": "*", "Content-Type": "application/json"})
+        except Unavailable as exc:
+            if isinstance(exc.__cause__, S3Error) and exc.__cause__.code == "PreconditionFailed":
+                return False
+            raise
+        return True
 
     def exists(self, key: str) -> bool:
         """Whether the object exists (HEAD)."""

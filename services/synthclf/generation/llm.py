@@ -12,6 +12,7 @@ on) from configuration errors (``refused``: 401/403/404, the job stops).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import openai
 from openai import OpenAI
 
 from synthclf.core.errors import InvalidInput, ResourceExhausted, Unavailable
+
+_log = logging.getLogger("synthclf.generation")
 
 
 class LLMUnavailable(Unavailable):
@@ -134,26 +137,31 @@ class LLMClient:
 
     @contextmanager
     def _translated_errors(self) -> Iterator[None]:
+        """SDK errors as synthclf errors. Messages say "the LLM server" and never carry its URL
+        (a client must not learn it); the log records it."""
         try:
             yield
-        except openai.APITimeoutError as exc:
-            raise LLMUnavailable(f"LLM server at {self.base_url} timed out: {exc}", "timeout") from exc
-        except openai.APIConnectionError as exc:
-            raise LLMUnavailable(f"LLM server at {self.base_url} unreachable: {exc}", "unreachable") from exc
-        except openai.RateLimitError as exc:
-            raise LLMRateLimited(f"LLM server at {self.base_url} rate-limited the request: {exc.message}") from exc
-        except openai.APIStatusError as exc:
-            message = (
-                f"LLM server at {self.base_url} answered HTTP {exc.status_code} for model {self.model!r}: {exc.message}"
-            )
-            if exc.status_code in (400, 413, 422):
-                raise LLMRequestRejected(message, exc.status_code) from exc
-            kind = "refused" if exc.status_code in (401, 403, 404) else "server_error"
-            raise LLMUnavailable(message, kind, exc.status_code) from exc
         except (openai.OpenAIError, ValueError, AttributeError, TypeError, IndexError, KeyError) as exc:
-            raise LLMUnavailable(
-                f"LLM server at {self.base_url} sent a malformed response: {type(exc).__name__}: {exc}", "bad_response"
-            ) from exc
+            _log.warning("LLM server at %s, model %r: %s: %s", self.base_url, self.model,
+                         type(exc).__name__, exc)
+            raise self._translated(exc) from exc
+
+    def _translated(self, exc: Exception) -> Unavailable | InvalidInput | ResourceExhausted:
+        """The synthclf error of an SDK error (subclasses before their bases)."""
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMUnavailable("the LLM server (SYNTHCLF_LLM_BASE_URL) timed out", "timeout")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMUnavailable("the LLM server (SYNTHCLF_LLM_BASE_URL) is unreachable", "unreachable")
+        if isinstance(exc, openai.RateLimitError):
+            return LLMRateLimited(f"the LLM server rate-limited the request: {exc.message}")
+        if isinstance(exc, openai.APIStatusError):
+            message = f"the LLM server answered HTTP {exc.status_code} for model {self.model!r}: {exc.message}"
+            if exc.status_code in (400, 413, 422):
+                return LLMRequestRejected(message, exc.status_code)
+            kind = "refused" if exc.status_code in (401, 403, 404) else "server_error"
+            return LLMUnavailable(message, kind, exc.status_code)
+        return LLMUnavailable(f"the LLM server sent a malformed response ({type(exc).__name__})",
+                              "bad_response")
 
     def _output(self, response: Any, chat: bool) -> LLMOutput:
         with self._translated_errors():

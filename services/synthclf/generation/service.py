@@ -12,11 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import TaskSpec, get_task
 from synthclf.core.config import Settings
-from synthclf.core.datasets import load_real_dataset, read_jsonl, subsample, to_jsonl
+from synthclf.core.datasets import load_real_dataset, subsample, to_jsonl
 from synthclf.core.errors import InvalidInput
+from synthclf.core.inputs import read_dataset
+from synthclf.core.limits import check_at_most
 from synthclf.core.progress import ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 from synthclf.generation.accounting import PriceTable, resolve_price
@@ -45,6 +47,7 @@ class GenerationCore:
         """Readiness: the artifact store is reachable (raises Unavailable otherwise)."""
         self.store.check()
 
+    @single_flight("dataset")
     def import_real_data(
         self, task: str, *, test_fraction: float = 0.2, max_train_rows: int = 0,
         max_test_rows: int = 0, seed: int = 0,
@@ -94,6 +97,7 @@ class GenerationCore:
             log.info("imported real %s split of %s: %d rows", split, task, len(part))
         return refs[0], refs[1]
 
+    @single_flight("dataset")
     def generate(self, spec: GenerationSpec, examples_uri: str = "",
                  progress: ProgressFn = ignore_progress) -> ArtifactRef:
         """Generate a synthetic dataset with the LLM (Li et al. 2023, §3: zero-/few-shot).
@@ -120,6 +124,7 @@ class GenerationCore:
             requests failed in a row (nothing is published; re-run to resume).
         """
         task = get_task(spec.task)
+        check_at_most(spec.rows_per_label, self.settings, "max_rows_per_label", "rows per label (rows_per_label)")
         spec = spec.for_task(task).model_copy(update={"model": spec.model or self.settings.llm_model})
         price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
                               spec.price_completion_per_mtok)
@@ -132,8 +137,7 @@ class GenerationCore:
             return existing
         examples, inputs = None, []
         if examples_uri:
-            source = fetch(examples_uri, self.settings)
-            frame = read_jsonl(source.path / DATA_FILE)
+            _, frame = read_dataset(examples_uri, self.settings, "examples_uri")
             examples = {label: group["text"].tolist() for label, group in frame.groupby("label")}
             inputs.append(examples_uri)
         with LLMClient(base_url=self._llm_url(), model=spec.model, api_key=self.settings.llm_api_key,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from synthclf.core.errors import validated
+from synthclf.core.errors import InvalidInput, validated
 from synthclf.generation.prompts import PromptStyle, default_style
 
 REJECT_REASONS = (
@@ -56,7 +56,7 @@ class GenerationSpec(BaseModel):
     task: str = Field(description="Catalog task name, e.g. 'sms_spam'.")
     mode: GenerationMode = Field(description="zero_shot or few_shot.")
     rows_per_label: int = Field(gt=0, description="Accepted texts wanted per label.")
-    examples_per_request: int = Field(default=3, gt=0, description="Few-shot: real examples (k) per request.")
+    examples_per_request: int = Field(default=3, gt=0, le=100, description="Few-shot: real examples (k) per request.")
     prompt_style: PromptStyle | None = Field(
         default=None, description="chat or completion; None picks by model name (default_style)."
     )
@@ -109,6 +109,13 @@ class GenerationSpec(BaseModel):
         default=True, description="Chat style: ask for JSON {text, label} with response_format json_schema."
     )
 
+    @model_validator(mode="after")
+    def _words_in_order(self) -> GenerationSpec:
+        if self.max_words is not None and self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) exceeds max_words ({self.max_words}): "
+                             "every output would be rejected")
+        return self
+
     @classmethod
     def validated(cls, **fields: Any) -> GenerationSpec:
         """Build a spec, turning pydantic's validation errors into :class:`InvalidInput`.
@@ -129,10 +136,18 @@ class GenerationSpec(BaseModel):
         return 2 * (self.max_words or DEFAULT_MAX_WORDS)
 
     def for_task(self, task: object) -> GenerationSpec:
-        """This spec with ``max_words`` resolved from the task (``task.max_words``) when unset."""
+        """This spec with ``max_words`` resolved from the task (``task.max_words``) when unset.
+
+        Raises:
+            InvalidInput: ``min_words`` exceeds the task's word limit.
+        """
         if self.max_words is not None:
             return self
-        return self.model_copy(update={"max_words": getattr(task, "max_words", None) or DEFAULT_MAX_WORDS})
+        max_words = getattr(task, "max_words", None) or DEFAULT_MAX_WORDS
+        if self.min_words > max_words:
+            raise InvalidInput(f"min_words ({self.min_words}) exceeds the task's max_words "
+                               f"({max_words}): every output would be rejected")
+        return self.model_copy(update={"max_words": max_words})
 
     def style_for_model(self) -> PromptStyle:
         """The rendering to use: ``prompt_style`` or :func:`default_style` of ``model``."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from synthclf.core.errors import Unimplemented
 from synthclf.core.grpc_server import time_remaining_s
 from synthclf.inference.oip_codec import (
     decode_texts, encode_infer_response, model_metadata, parse_version, requested_outputs,
@@ -70,6 +71,16 @@ class OipServicer(grpc_predict_v2_pb2_grpc.GRPCInferenceServiceServicer):
         """Tensors of a model; NOT_FOUND names the loaded models."""
         model = self.core.get(request.name, parse_version(request.version))
         return model_metadata(model, [m.version for m in self.core.list() if m.name == model.name])
+
+    def RepositoryModelLoad(self, request, context):
+        """UNIMPLEMENTED: KServe's request names no artifact (README "Open Inference Protocol")."""
+        raise Unimplemented("RepositoryModelLoad is not offered: it names no artifact; load with "
+                            "synthclf.v1.InferenceService/LoadModel (an onnx-model URI)")
+
+    def RepositoryModelUnload(self, request, context):
+        """UNIMPLEMENTED, like RepositoryModelLoad."""
+        raise Unimplemented("RepositoryModelUnload is not offered; unload with "
+                            "synthclf.v1.InferenceService/UnloadModel")
 
     def ModelInfer(self, request, context):
         """Classify the BYTES ``text`` input through the dynamic batcher, within the deadline."""

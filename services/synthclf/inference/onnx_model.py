@@ -19,7 +19,9 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 from transformers import AutoTokenizer
 
-from synthclf.core.errors import IntegrityError, InvalidInput
+from synthclf.core.config import Settings, get_settings
+from synthclf.core.errors import IntegrityError, InvalidInput, SynthclfError
+from synthclf.core.limits import check_labels, truncate
 
 logger = logging.getLogger("synthclf.inference")
 
@@ -39,6 +41,8 @@ OVERHEAD_BOUNDS = (1.0, 4096.0)
 MAX_TOKENS_PER_RUN = 2048
 #: ONNX IR version of the CUDA probe graph (IR 8 = opset 17's release, readable by any ORT).
 PROBE_IR_VERSION = 8
+#: Largest truncation length accepted from ``parity.json`` when the tokenizer states none.
+MAX_LENGTH_LIMIT = 8192
 
 
 @functools.cache
@@ -144,7 +148,8 @@ def max_length_of(folder: Path) -> int:
     Falls back to :data:`DEFAULT_MAX_LENGTH` (with a warning) for folders without it.
 
     Raises:
-        IntegrityError: ``parity.json`` exists but holds no positive integer ``max_length``.
+        IntegrityError: ``parity.json`` exists but holds no integer ``max_length`` in
+            [1, :data:`MAX_LENGTH_LIMIT`].
     """
     path = Path(folder) / "parity.json"
     if not path.is_file():
@@ -153,10 +158,11 @@ def max_length_of(folder: Path) -> int:
         return DEFAULT_MAX_LENGTH
     try:
         value = json.loads(path.read_text()).get("max_length", DEFAULT_MAX_LENGTH)
-    except (ValueError, AttributeError) as exc:
-        raise IntegrityError(f"{path} is not a JSON object: {exc}") from exc
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise IntegrityError(f"{path}: max_length must be a positive integer, got {value!r}")
+    except (ValueError, AttributeError, RecursionError) as exc:
+        raise IntegrityError(f"parity.json is not a JSON object: {exc}") from exc
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LENGTH_LIMIT:
+        raise IntegrityError(f"parity.json: max_length must be an integer in [1, "
+                             f"{MAX_LENGTH_LIMIT}], got {str(value)[:32]}")
     return value
 
 
@@ -184,11 +190,13 @@ class OnnxClassifier:
         max_length: int | None = None,
         max_batch_size: int = MAX_SUB_BATCH,
         intra_op_threads: int = 0,
+        settings: Settings | None = None,
     ):
         """Load ``model.onnx``, the tokenizer and ``labels.json`` from ``folder``; check them.
 
-        One warm-up text is run, so a graph whose output width does not match the labels is
-        refused here rather than on the first request.
+        One warm-up text is run, so a graph that fails, outputs NaN or infinite logits, or
+        whose output width does not match the labels is refused here rather than on the first
+        request. Messages name the folder's files, never the server's paths.
 
         Args:
             folder: folder written by ``export_onnx``.
@@ -196,27 +204,40 @@ class OnnxClassifier:
             max_length: truncation length in tokens; None: the export's (``parity.json``).
             max_batch_size: most texts per run in :meth:`predict_batch` (≥ 1).
             intra_op_threads: ONNX Runtime threads per run; 0: its default (one per core).
+            settings: the label limits and ``max_tokenized_chars``; None: from the environment.
 
         Raises:
             IntegrityError: ``model.onnx`` or ``labels.json`` is missing or unreadable, the
-                graph expects inputs the tokenizer does not produce, or the number of labels
-                differs from the width of the ``logits`` output.
+                graph expects inputs the tokenizer does not produce, the number of labels
+                differs from the width of the ``logits`` output, ``max_length`` exceeds the
+                tokenizer's, or the warm-up run fails or gives non-finite logits.
+            InvalidInput: labels.json has duplicate labels, too many, or too long ones.
         """
         self.folder = Path(folder)
         self.max_batch_size = max(1, max_batch_size)
+        settings = settings or get_settings()
+        self.max_chars = settings.max_tokenized_chars
         onnx_path, labels_path = self.folder / "model.onnx", self.folder / "labels.json"
         for path in (onnx_path, labels_path):
             if not path.is_file():
-                raise IntegrityError(f"model folder {self.folder} lacks {path.name}")
+                raise IntegrityError(f"the model folder lacks {path.name}")
         self.max_length = max_length or max_length_of(self.folder)
         try:
-            self.labels: list[str] = list(json.loads(labels_path.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise IntegrityError(f"{labels_path} is not a JSON list of labels: {exc}") from exc
+            raw_labels = json.loads(labels_path.read_text())
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise IntegrityError(f"labels.json is not JSON: {exc}") from exc
+        if not isinstance(raw_labels, list):
+            raise IntegrityError(f"labels.json is a JSON {type(raw_labels).__name__}, not a list")
+        self.labels: list[str] = check_labels(raw_labels, settings, "labels.json")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
         except Exception as exc:  # tokenizers raise Exception subclasses of many kinds
-            raise IntegrityError(f"cannot load the tokenizer in {self.folder}: {exc}") from exc
+            logger.warning("cannot load the tokenizer in %s: %s", self.folder, exc)
+            raise IntegrityError("the model folder's tokenizer cannot be loaded") from exc
+        stated = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(stated, int) and stated < 1_000_000 and self.max_length > stated:
+            raise IntegrityError(f"max_length {self.max_length} exceeds the tokenizer's "
+                                 f"model_max_length {stated}")
         options = ort.SessionOptions()
         # Idle intra-op threads sleep instead of spinning: on a CPU shared with gRPC handler
         # threads (or other processes) spinning halved throughput (benchmarks/README.md).
@@ -227,24 +248,44 @@ class OnnxClassifier:
                 str(onnx_path), options, providers=providers or select_providers()
             )
         except Exception as exc:  # onnxruntime's InvalidProtobuf/Fail are not exported types
-            raise IntegrityError(f"cannot load {onnx_path}: {exc}") from exc
+            logger.warning("cannot load %s: %s", onnx_path, exc)
+            raise IntegrityError("model.onnx is not an ONNX model ONNX Runtime can load") from exc
         self.execution_provider: str = self.session.get_providers()[0]
         self.input_names = [i.name for i in self.session.get_inputs()]
         missing = set(self.input_names) - set(self.tokenizer(["a"]).keys())
         if missing:
-            raise IntegrityError(f"{onnx_path} expects inputs {sorted(missing)} that the "
+            raise IntegrityError(f"model.onnx expects inputs {sorted(missing)[:8]} that the "
                                  "folder's tokenizer does not produce")
         if "logits" not in {o.name for o in self.session.get_outputs()}:
-            raise IntegrityError(f"{onnx_path} has no 'logits' output (not a classifier export)")
+            raise IntegrityError("model.onnx has no 'logits' output (not a classifier export)")
         pad_id = self.tokenizer.pad_token_id or 0
         self._pad = np.array([pad_id if n == "input_ids" else 0 for n in self.input_names],
                              dtype=np.int64)
         self._left = self.tokenizer.padding_side == "left"
-        self.run(self.encode(["warm-up"]))
+        self._warm_up()
         self.run_overhead_tokens = self.measure_run_overhead()
         logger.info("loaded %s: %d labels on %s, max_length %d, a run costs as much as %.0f "
                     "tokens", onnx_path, len(self.labels), self.execution_provider,
                     self.max_length, self.run_overhead_tokens)
+
+    def _warm_up(self) -> None:
+        """Run two texts once; refuse a graph that fails or gives non-finite logits.
+
+        Raises:
+            IntegrityError: the run fails (ONNX Runtime's error goes to the log), the output
+                width differs from the labels, or a probability is NaN or infinite.
+        """
+        try:
+            probabilities = self.run(self.encode(["warm-up", "a second, longer warm-up text"]))
+        except SynthclfError:
+            raise
+        except Exception as exc:  # onnxruntime's Fail/RuntimeException are not exported types
+            logger.warning("warm-up run of %s failed: %s", self.folder / "model.onnx", exc)
+            raise IntegrityError("model.onnx fails to run on a warm-up text (ONNX Runtime "
+                                 "error; the server log has it)") from exc
+        if not np.isfinite(probabilities).all():
+            raise IntegrityError("model.onnx outputs non-finite logits (NaN or infinity) on a "
+                                 "warm-up text")
 
     def measure_run_overhead(self, tokens: int = 16, texts: int = 8, repeats: int = 3) -> float:
         """Fixed cost of one run in token-equivalents, for :func:`plan_runs`.
@@ -275,7 +316,8 @@ class OnnxClassifier:
         return float(np.clip(one / per_token - probe.shape[1], *OVERHEAD_BOUNDS))
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
-        """Tokenize texts (truncated to ``max_length``), one array per text.
+        """Tokenize texts (cut to ``max_tokenized_chars`` characters, then truncated to
+        ``max_length`` tokens), one array per text.
 
         Args:
             texts: strings.
@@ -283,7 +325,8 @@ class OnnxClassifier:
         Returns:
             Per text an int64 array [len(input_names), tokens].
         """
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        enc = self.tokenizer(truncate(texts, self.max_chars), truncation=True,
+                             max_length=self.max_length)
         columns = [enc[name] for name in self.input_names]
         return [np.array([column[i] for column in columns], dtype=np.int64)
                 for i in range(len(texts))]
@@ -309,10 +352,13 @@ class OnnxClassifier:
             else:
                 feed[:, j, : row.shape[1]] = row
         logits = self.session.run(["logits"], dict(zip(self.input_names, feed)))[0]
+        if logits.ndim != 2 or logits.shape[0] != len(rows):
+            raise IntegrityError(f"model.onnx outputs logits of shape {list(logits.shape)[:4]}, "
+                                 f"not [{len(rows)}, {len(self.labels)}]")
         if logits.shape[-1] != len(self.labels):
             raise IntegrityError(
-                f"{self.folder}: labels.json has {len(self.labels)} labels but the model "
-                f"outputs {logits.shape[-1]} logits"
+                f"labels.json has {len(self.labels)} labels but the model outputs "
+                f"{logits.shape[-1]} logits"
             )
         return _softmax(logits.astype(np.float32))
 

@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from synthclf.core.artifacts import ArtifactRef, fetch
+from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.config import Settings
-from synthclf.core.errors import InvalidInput, NotFound
+from synthclf.core.errors import InvalidInput, NotFound, ResourceExhausted, SynthclfError
+from synthclf.core.inputs import fetch_kind
+from synthclf.core.limits import check_at_most, check_model_name, shown
 from synthclf.core.store import open_store
 from synthclf.inference.batcher import DynamicBatcher
 from synthclf.inference.onnx_model import CUDA, OnnxClassifier, select_providers
@@ -59,6 +61,7 @@ class LoadedModel:
     artifact: ArtifactRef
     classifier: OnnxClassifier
     loaded_at: float
+    graph_bytes: int = 0
 
     @property
     def labels(self) -> list[str]:
@@ -118,17 +121,22 @@ class ModelRepository:
         keep serving throughout, and after a failure.
 
         Raises:
-            InvalidInput: empty name, or the artifact is not an onnx-model.
+            InvalidInput: bad name (empty, too long, characters outside A-Z a-z 0-9 . _ -),
+                empty URI, the artifact is not an onnx-model, or its labels.json is unusable.
             NotFound: no artifact at ``uri``.
+            ResourceExhausted: ``inference_max_loaded_models`` versions or
+                ``inference_max_loaded_bytes`` of graphs are loaded already.
             IntegrityError: a file does not match the manifest's sha256, or the model is
-                unusable (labels vs logits width, missing tokenizer inputs).
+                unusable (labels vs logits width, missing tokenizer inputs, a warm-up run that
+                fails or gives NaN).
         """
-        if not name or not uri:
-            raise InvalidInput("LoadModel needs a model name and an artifact URI")
-        artifact = fetch(uri, self.settings)
-        if artifact.manifest.kind != ONNX_KIND:
-            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not an "
-                               f"{ONNX_KIND}; export it first (TrainingService.ExportOnnx)")
+        check_model_name(name, self.settings)
+        if not uri:
+            raise InvalidInput("LoadModel needs the URI of an onnx-model artifact")
+        try:
+            artifact = fetch_kind(uri, self.settings, ONNX_KIND, "uri")
+        except InvalidInput as exc:
+            raise InvalidInput(f"{exc.message}; export a model first (TrainingService.ExportOnnx)") from exc
         with self._load_lock:  # one load at a time: versions in load order, memory bounded
             with self._lock:
                 versions = self._live.get(name, {})
@@ -136,19 +144,39 @@ class ModelRepository:
             if newest is not None and newest.artifact.id == artifact.ref.id:
                 log.info("model '%s' version %d already serves %s", name, newest.version, uri)
                 return newest
+            graph_bytes = sum(e.size for e in artifact.manifest.files if e.path == "model.onnx")
+            self._check_capacity(graph_bytes)
             providers = select_providers(self.settings.inference_prefer_gpu)
-            classifier = OnnxClassifier(
-                artifact.path, providers=providers,
-                max_batch_size=self.settings.inference_max_batch_size,
-                intra_op_threads=self.settings.inference_intra_op_threads)
+            try:
+                classifier = OnnxClassifier(
+                    artifact.path, providers=providers,
+                    max_batch_size=self.settings.inference_max_batch_size,
+                    intra_op_threads=self.settings.inference_intra_op_threads,
+                    settings=self.settings)
+            except SynthclfError as exc:
+                raise type(exc)(f"onnx-model {shown(uri, 200)}: {exc.message}") from exc
             with self._lock:
                 version = self._last_version.get(name, 0) + 1
                 self._last_version[name] = version
-                model = LoadedModel(name, version, artifact.ref, classifier, time.time())
+                model = LoadedModel(name, version, artifact.ref, classifier, time.time(), graph_bytes)
                 self._live.setdefault(name, {})[version] = LiveVersion(model, self._make_batcher(model))
         log.info("loaded model '%s' version %d from %s on %s (labels: %s; max_length %d)", name,
                  version, uri, model.execution_provider, ", ".join(model.labels), model.max_length)
         return model
+
+    def _check_capacity(self, graph_bytes: int) -> None:
+        """Refuse a load beyond the loaded-models limits (caller holds the load lock).
+
+        Raises:
+            ResourceExhausted: naming the limit and its setting.
+        """
+        with self._lock:
+            live = [v.model for versions in self._live.values() for v in versions.values()]
+        check_at_most(len(live) + 1, self.settings, "inference_max_loaded_models",
+                      "model versions would be loaded (unload one first)", ResourceExhausted)
+        check_at_most(sum(m.graph_bytes for m in live) + graph_bytes, self.settings,
+                      "inference_max_loaded_bytes",
+                      "bytes of ONNX graphs would be loaded (unload a model first)", ResourceExhausted)
 
     def unload(self, name: str, version: int = 0) -> list[LoadedModel]:
         """Take a version (0: every version) of ``name`` out of service.
@@ -243,6 +271,6 @@ class ModelRepository:
         versions = self._live.get(name)
         if not versions:
             loaded = ", ".join(sorted(self._live)) or "none"
-            return f"model '{name}' is not loaded; loaded models: {loaded}"
-        return (f"model '{name}' has no live version {version}; live versions: "
+            return f"model '{shown(name)}' is not loaded; loaded models: {loaded}"
+        return (f"model '{shown(name)}' has no live version {version}; live versions: "
                 f"{', '.join(map(str, sorted(versions)))}")

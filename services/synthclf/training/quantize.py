@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
-from sklearn.metrics import accuracy_score, f1_score
+
+from synthclf.core.scoring import macro_f1_accuracy
 
 logger = logging.getLogger("synthclf.training")
 
@@ -124,9 +125,8 @@ def measure_int8(
     scores = {}
     for name, logits in (("fp32", fp32), ("int8", int8)):
         predicted = logits.argmax(-1)
-        scores[f"{name}_accuracy"] = float(accuracy_score(gold, predicted))
-        scores[f"{name}_macro_f1"] = float(
-            f1_score(gold, predicted, labels=every, average="macro", zero_division=0))
+        scores[f"{name}_macro_f1"], scores[f"{name}_accuracy"] = macro_f1_accuracy(
+            gold, predicted, every)
     result.eval_size = len(texts)
     for key, value in scores.items():
         setattr(result, key, value)

@@ -11,13 +11,17 @@ import time
 
 import pandas as pd
 
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, staging
+from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
-from synthclf.core.datasets import read_jsonl, validate_dataset
+from synthclf.core.datasets import check_split_and_agreement, validate_dataset
 from synthclf.core.errors import InvalidInput
+from synthclf.core.inputs import fetch_kind, read_dataset
+from synthclf.core.limits import check_at_most, shown, truncate
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
+from synthclf.inference.onnx_model import MAX_LENGTH_LIMIT
+from synthclf.training.backbone import check_backbone
 from synthclf.training.mixture import TrainingData, check_rows, draw_mixture
 from synthclf.training.onnx_export import export_onnx
 from synthclf.training.trainer import (
@@ -55,12 +59,31 @@ class TrainingCore:
         self.store.check()
 
     def _read_dataset(self, uri: str) -> tuple[pd.DataFrame, str]:
-        """A dataset artifact's rows and its ``source`` (``real``, ``zero_shot``…, ``unknown``)."""
-        artifact = fetch(uri, self.settings)
-        if artifact.manifest.kind != "dataset":
-            raise InvalidInput(f"{uri} is a '{artifact.manifest.kind}' artifact, not a dataset")
-        frame = read_jsonl(artifact.path / DATA_FILE)
+        """A dataset artifact's rows and its ``source`` (``real``, ``zero_shot``…, ``unknown``).
+
+        Split values and agreement are checked here, before a mixture keeps only text and
+        label.
+        """
+        artifact, frame = read_dataset(uri, self.settings)
+        check_split_and_agreement(frame, f"dataset {shown(uri, 200)}")
         return frame, str(artifact.manifest.stats.get("source", "unknown"))
+
+    def _read_inputs(self, data: list[TrainingData]) -> list[tuple[TrainingData, pd.DataFrame, str]]:
+        """Read the mixture's datasets, stopping as soon as the rows drawn pass the limit.
+
+        Raises:
+            InvalidInput: more rows than ``max_train_rows`` would be drawn (the limit is
+                checked after each dataset, so a request naming one URI 10 000 times fails
+                before the machine fills up).
+        """
+        inputs, rows = [], 0
+        for item in data:
+            frame, source = self._read_dataset(item.uri)
+            rows += item.rows_wanted(len(frame))
+            check_at_most(rows, self.settings, "max_train_rows",
+                          f"rows would be drawn by the first {len(inputs) + 1} training dataset(s)")
+            inputs.append((item, frame, source))
+        return inputs
 
     def _validation_set(self, uri: str, spec) -> tuple[pd.DataFrame, str]:
         """Read and check a held-out validation dataset."""
@@ -75,6 +98,7 @@ class TrainingCore:
                         "numbers", what, source)
         return frame, source
 
+    @single_flight("model")
     def train(
         self, task: str, data: list[TrainingData], config: TrainConfig,
         progress: ProgressFn = ignore_progress, *, validation_uri: str | None = None,
@@ -103,6 +127,8 @@ class TrainingCore:
             only, or a non-finite loss.
         """
         spec = get_task(task)
+        check_at_most(len(data), self.settings, "max_request_uris", "training datasets")
+        check_backbone(config.backbone)
         if validation_uri:
             validation_source = f"held_out:{validation_uri}"
         else:
@@ -115,20 +141,22 @@ class TrainingCore:
         if existing := find(self.store, "model", artifact_id):
             log.info("training %s already done: reusing %s", artifact_id, existing.uri)
             return existing
-        inputs = [(item, *self._read_dataset(item.uri)) for item in data]
+        inputs = self._read_inputs(data)
         frame, input_stats = draw_mixture(inputs, spec.label_names, config.seed)
         validate_dataset(frame, spec)
         validation, val_frame, val_source = None, None, None
         if validation_uri:
             val_frame, val_source = self._validation_set(validation_uri, spec)
-            validation = (val_frame["text"].tolist(), val_frame["label"].tolist())
+            validation = (truncate(val_frame["text"], self.settings.max_tokenized_chars),
+                          val_frame["label"].tolist())
         log.info("training %s on %d rows (%s); validation: %s", task, len(frame),
                  " + ".join(f"{s['rows_drawn']} {s['source']}" for s in input_stats),
                  validation_source)
         start = time.perf_counter()
         with staging() as folder:
             result = train_classifier(
-                frame["text"].tolist(), frame["label"].tolist(), spec.label_names, config,
+                truncate(frame["text"], self.settings.max_tokenized_chars), frame["label"].tolist(),
+                spec.label_names, config,
                 folder, progress, validation=validation, validation_name=validation_uri or "",
             )
             parity_source = self._write_parity_texts(folder, frame, val_frame, val_source,
@@ -176,6 +204,7 @@ class TrainingCore:
         (folder / PARITY_FILE).write_text(json.dumps(sample.tolist()))
         return source
 
+    @single_flight("onnx-model")
     def export(
         self, model_uri: str, *, opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
         quantize_int8: bool = False, progress: ProgressFn = ignore_progress,
@@ -204,12 +233,9 @@ class TrainingCore:
         artifact_id = job_id("onnx", params)
         if existing := find(self.store, "onnx-model", artifact_id):
             return existing
-        model = fetch(model_uri, self.settings)
-        if model.manifest.kind != "model":
-            raise InvalidInput(f"{model_uri} is a '{model.manifest.kind}' artifact, not a model")
-        texts = json.loads((model.path / PARITY_FILE).read_text())
-        max_length = model.manifest.parameters.get("config", {}).get("max_length", 128)
-        evaluation = self._validation_texts(model.path / VALIDATION_FILE) if quantize_int8 else None
+        model = fetch_kind(model_uri, self.settings, "model", "model_uri")
+        texts, max_length = self._parity_inputs(model)
+        evaluation = self._validation_texts(model.file(VALIDATION_FILE, required=False)) if quantize_int8 else None
         steps = 3 if quantize_int8 else 2
         progress(Progress(stage="export", total=steps, unit="steps",
                           message=f"exporting {model.ref.id} to ONNX opset {opset}"))
@@ -242,9 +268,31 @@ class TrainingCore:
             )
 
     @staticmethod
+    def _parity_inputs(model) -> tuple[list[str], int]:
+        """The parity texts and max_length of a fetched model artifact.
+
+        Raises:
+            InvalidInput: the artifact lacks parity_texts.json, or it or max_length is malformed.
+        """
+        name = f"model {shown(model.ref.uri, 200)}"
+        if PARITY_FILE not in {entry.path for entry in model.manifest.files}:
+            raise InvalidInput(f"{name} has no {PARITY_FILE}; train it with TrainingService.Train")
+        try:
+            texts = json.loads(model.file(PARITY_FILE).read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput(f"{name}: {PARITY_FILE} is not JSON") from exc
+        config = model.manifest.parameters.get("config")
+        max_length = config.get("max_length", 128) if isinstance(config, dict) else 128
+        if not (isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts)):
+            raise InvalidInput(f"{name}: {PARITY_FILE} is not a non-empty list of texts")
+        if not (isinstance(max_length, int) and 4 <= max_length <= MAX_LENGTH_LIMIT):
+            raise InvalidInput(f"{name}: max_length must be an integer in [4, {MAX_LENGTH_LIMIT}]")
+        return texts, max_length
+
+    @staticmethod
     def _validation_texts(path) -> tuple[list[str], list[str]] | None:
         """The model's validation (texts, labels), or None if it has none."""
-        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        if path is None or not path.read_text(encoding="utf-8").strip():
             return None
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         return [r["text"] for r in rows], [r["label"] for r in rows]

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.metrics import accuracy_score, f1_score
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers import get_linear_schedule_with_warmup
 
 from synthclf.core.artifacts import atomic_folder
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
+from synthclf.core.scoring import macro_f1_accuracy
 from synthclf.training.batching import (
     Encoded, encode, holdout_split, length_grouped_batches, pad_batch,
 )
@@ -245,9 +245,10 @@ def train_classifier(
             torch.manual_seed(config.seed)
             backbone = config.backbone or str(_default_backbone())
             label2id = {name: i for i, name in enumerate(label_names)}
-            tokenizer = AutoTokenizer.from_pretrained(backbone)
+            tokenizer = AutoTokenizer.from_pretrained(backbone, local_files_only=True)
             model = AutoModelForSequenceClassification.from_pretrained(
                 backbone,
+                local_files_only=True,  # never a download (training/backbone.py)
                 num_labels=len(label_names),
                 id2label=dict(enumerate(label_names)),
                 label2id=label2id,
@@ -401,9 +402,9 @@ def _fit(model, tokenizer, train: Encoded, val: Encoded | None, config: TrainCon
             val_loss, preds = _evaluate(
                 model, tokenizer, val, 2 * config.batch_size, config.max_length, autocast
             )
-            row.update(val_loss=val_loss,
-                       val_macro_f1=float(f1_score(val.targets, preds, average="macro")),
-                       val_accuracy=float(accuracy_score(val.targets, preds)))
+            val_macro_f1, val_accuracy = macro_f1_accuracy(
+                val.targets, preds, range(model.config.num_labels))
+            row.update(val_loss=val_loss, val_macro_f1=val_macro_f1, val_accuracy=val_accuracy)
             score = (row["val_macro_f1"], -val_loss)
         curves.append(row)
         improved = val is None or score > best

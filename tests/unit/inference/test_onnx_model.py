@@ -132,7 +132,7 @@ def test_max_length_is_read_from_the_export(onnx_dir, tmp_path):
     (legacy / "parity.json").unlink()
     assert OnnxClassifier(legacy).max_length == DEFAULT_MAX_LENGTH
     (legacy / "parity.json").write_text(json.dumps({"max_length": "long"}))
-    with pytest.raises(IntegrityError, match="max_length must be a positive integer"):
+    with pytest.raises(IntegrityError, match=r"max_length must be an integer in \[1, 8192\]"):
         OnnxClassifier(legacy)
 
 

@@ -70,6 +70,7 @@ def test_second_run_is_cached_and_ignores_where_services_listen(prefect_api, sto
 def test_changed_input_content_under_the_same_uri_runs_again(prefect_api, store, tmp_path):
     uri = _dataset(store, tmp_path, "d1", "a\n")
     pipeline(uri)
+    shutil.rmtree(store.local_path("dataset/d1"))  # publish never overwrites: delete, then re-create
     assert _dataset(store, tmp_path, "d1", "a\nb\n") == uri  # re-created: same URI, new content
     pipeline(uri)
     assert RUNS == [uri, uri]
