@@ -100,13 +100,15 @@ def _evidence(data: ReportData, verdict: TaskVerdict) -> dict[str, str]:
 
 def _first_screen(data: ReportData, drawn: _Figures) -> dict[str, Any]:
     verdicts = sorted(data.verdicts, key=lambda v: v.task)
-    rows = []
+    rows, details = [], []
     for v in verdicts:
         best = max((e for e in v.equivalents if e.real_per_label == 0), key=lambda e: e.macro_f1, default=None)
         evidence = _evidence(data, v)
-        rows.append([v.task, f"**{v.decision_text}**", v.reason,
-                     f"{best.label}: ≈ {best.text}" if best else "–", evidence["subjectivity"],
-                     evidence["agreement"], evidence["diversity"], evidence["similarity"]])
+        rows.append([v.task, f"**{v.decision_text}**", f"{best.label}: ≈ {best.text}" if best else "–"])
+        details.append({"task": v.task, "decision": v.decision_text, "reason": v.reason, "evidence": (
+            f"subjectivity {evidence['subjectivity']} · instance agreement {evidence['agreement']} · "
+            f"diversity (remote-clique) {evidence['diversity']} · similarity to real (top-5 cosine) "
+            f"{evidence['similarity']}")})
     curve_figures = []
     for v in verdicts:
         for backbone in dict.fromkeys(p.backbone for p in v.curve):
@@ -122,8 +124,8 @@ def _first_screen(data: ReportData, drawn: _Figures) -> dict[str, Any]:
     delta = verdicts[0].delta if verdicts else DELTA
     confidence = verdicts[0].confidence if verdicts else 0.95
     return {
-        "verdicts": _table(["task", "verdict", "why", "best synthetic ≈ real labels per label", "subjectivity",
-                            "agreement", "diversity (remote-clique)", "similarity (top-5 cosine)"], rows),
+        "verdicts": _table(["task", "verdict", "best synthetic data ≈ real labels per label"], rows),
+        "verdict_details": details,
         "rule": rule_text(delta, confidence),
         "curve_figures": curve_figures,
         "table1": table1(cells).model_dump() if cells else None,

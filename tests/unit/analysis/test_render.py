@@ -79,7 +79,11 @@ def test_first_screen_is_verdict_curve_table1_and_one_sentence_per_source(report
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
     assert headings[:2] == ["The answer: replace, stretch or don't", "Table 1 — Macro-F1 / accuracy on the real test split"]
     answer = md.split("## Table 1")[0]
-    assert "| sms_spam | **stretch** |" in answer and "*Rule:* replace if" in answer and "δ = 0.02" in answer
+    assert "| sms_spam | **stretch** | few_shot: ≈ 23 (" in answer and "*Rule:* replace if" in answer
+    assert "**sms_spam: stretch** — adding few_shot data to 8 real rows per label" in answer and "δ = 0.02" in answer
+    assert "Evidence: subjectivity ★★ · instance agreement – · diversity (remote-clique) zero_shot 0.620, " \
+           "few_shot 0.750; real 0.810 · similarity to real (top-5 cosine) zero_shot 0.480, few_shot 0.610; " \
+           "held-out real 0.700." in answer
     assert "](figures/learning-curve-sms_spam.png)" in answer
     sentences = md.split("## Table 1")[1].split("## Behind the verdict")[0]
     assert "- sms_spam / few_shot: 100 few_shot rows per label give Macro-F1 0.650" in sentences
