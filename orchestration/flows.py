@@ -236,7 +236,8 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
         plan += table1_cells(config, task, real[task].train)
         if config.curve.enabled:
             full = steps.import_real_data(endpoints, task, 0, config.test_rows, config.data_seed)
-            sizes = config.curve.curve_sizes(read_manifest(full.train).stats.get("label_counts", {}))
+            label_counts = read_manifest(full.train, kind="dataset").stats.get("label_counts", {})
+            sizes = config.curve.curve_sizes(label_counts)
             if not sizes:
                 logger.warning("%s: no learning curve — a label has fewer than %d real training rows", task,
                                CURVE_START)

@@ -15,6 +15,10 @@ epochs with early stopping on validation Macro-F1 — 80 texts are 5 steps per e
 128 tokens: BBC texts are title + lead, ≈ 27 words; synthetic texts are capped by the
 catalog's max_words, 25–60 words, i.e. 50–120 completion tokens) ≈ 5 min; evaluation on at
 most 1 000 real test texts per task and the analyses on at most 500 texts per dataset ≈ 5 min.
+Its learning curve (n ∈ {8, 16, 32} real rows per label × 3 seeds, each synthetic set mixed
+into 8 real rows per label × 3 seeds) adds 15 small models per task, 75 in all; at ≈ 30 s each
+(fine-tune on 16–300 rows, ONNX export with parity check, load, evaluation) that is ≈ 40 min
+more — an estimate, not a measurement (docs/analysis.md).
 """
 
 from __future__ import annotations

@@ -258,6 +258,8 @@ def test_report_of_a_two_seed_two_source_experiment_opens_with_the_verdict(env):
     page = (folder / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(embedded) == len(figures)
+    for data in embedded:
+        _valid_png(base64.b64decode(data))
     markdown = response.markdown
     first_screen = markdown.split("## Behind the verdict")[0]
     assert "## The answer: replace, stretch or don't" in first_screen and "| vader_movie | **" in first_screen
