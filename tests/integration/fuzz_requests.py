@@ -63,7 +63,7 @@ def _value(field: FieldDescriptor, pool: Sequence[str], depth: int) -> st.Search
         value = _single(field.message_type.fields_by_name["value"], pool, depth)
         return st.dictionaries(key, value, max_size=4)
     single = _single(field, pool, depth)
-    if field.label != F.LABEL_REPEATED:
+    if not field.is_repeated:
         return single
     small = st.lists(single, max_size=5)
     many = st.tuples(single, st.integers(1_000, 10_000)).map(lambda pair: [pair[0]] * pair[1])
@@ -87,7 +87,7 @@ def _assign(message: Message, field: FieldDescriptor, value) -> None:
                 target[key].CopyFrom(item)
             else:
                 target[key] = item
-    elif field.label == F.LABEL_REPEATED:
+    elif field.is_repeated:
         target = getattr(message, name)
         del target[:]
         if field.message_type is not None:

@@ -31,6 +31,8 @@ from synthclf.server import start_server
 from synthclf.v1 import analysis_pb2, training_pb2
 
 QUIET = {"progress": lambda event: None}
+# The module fixture fine-tunes and exports ten tiny models: minutes on a busy 2-vCPU machine.
+pytestmark = pytest.mark.timeout(2400)
 _ADJECTIVES = {"positive": ["wonderful", "moving", "funny", "beautiful", "gripping"],
                "negative": ["boring", "clumsy", "tedious", "shallow", "messy"]}
 _NOUNS = ["story", "cast", "script", "ending"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: Longest task, source or backbone name a condition may carry (characters).
+MAX_NAME_CHARS = 256
 #: Source name of real data.
 REAL = "real"
 #: Column order of the known data sources; others follow alphabetically.
@@ -38,9 +40,10 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task: str = Field(min_length=1, description="Catalog task name.")
-    source: str = Field(min_length=1, description="'real', 'zero_shot', 'few_shot' or a mixture spec.")
-    backbone: str = Field("", description="Encoder; '' = the training service's default.")
+    task: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description="Catalog task name.")
+    source: str = Field(min_length=1, max_length=MAX_NAME_CHARS,
+                        description="'real', 'zero_shot', 'few_shot' or a mixture spec.")
+    backbone: str = Field("", max_length=MAX_NAME_CHARS, description="Encoder; '' = the training service's default.")
     seed: int = Field(0, description="Training seed.")
     real_per_label: int = Field(0, ge=0, description="Real rows per label (curve point or mixed model); "
                                 "0 = a Table-1 model.")

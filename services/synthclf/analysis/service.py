@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -495,8 +496,8 @@ class AnalysisCore:
             raise InvalidInput("a verdict needs the evaluation URIs of one task")
         check_at_most(len(evaluation_uris) + len(synthetic_datasets or {}), self.settings, "max_request_uris",
                       "evaluation and dataset URIs")
-        if label_cost_usd is not None and label_cost_usd < 0:
-            raise InvalidInput(f"label cost must be >= 0 US$, got {label_cost_usd}")
+        if label_cost_usd is not None and not (math.isfinite(label_cost_usd) and label_cost_usd >= 0):
+            raise InvalidInput(f"label cost must be a finite amount >= 0 US$, got {label_cost_usd}")
         synthetic_datasets = dict(synthetic_datasets or {})
         params = {"evaluation_uris": sorted(evaluation_uris), "delta": delta, "label_cost_usd": label_cost_usd,
                   "synthetic_datasets": synthetic_datasets, "seed": seed}

@@ -38,13 +38,14 @@ def _evaluation_ref(uri: str) -> ArtifactRef:
     return ArtifactRef(uri=uri, kind=kind, id=artifact_id)
 
 
-def condition_from_proto(message: pb.Condition, required: bool = True) -> Condition | None:
-    """Decode a condition; None when it is unset and not required.
+def condition_from_proto(message: pb.Condition) -> Condition | None:
+    """Decode a condition; None when it is unset (the core then says it is missing, after its
+    checks of the rest of the request).
 
     Raises:
-        InvalidInput: a required condition without task or source.
+        InvalidInput: a condition without task or source, or with fields out of range.
     """
-    if not required and not message.task and not message.source:
+    if not message.task and not message.source:
         return None
     return validated(Condition, "condition", {"task": message.task, "source": message.source,
                                               "backbone": message.backbone, "seed": message.seed,
@@ -121,7 +122,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 in_process=request.in_process, dataset_uri=request.dataset_uri,
                 inference_address=request.inference_address, gammas=list(request.gammas),
                 min_instances=request.min_instances or MIN_INSTANCES, tags=dict(request.tags),
-                condition=condition_from_proto(request.condition, required=False), progress=progress)
+                condition=condition_from_proto(request.condition), progress=progress)
 
         def result(outcome):
             """Encode the job's outcome as the last response."""
