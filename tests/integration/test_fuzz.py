@@ -39,7 +39,8 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
 PROTECTED = "fuzz-protected"  # the model the fuzzer never unloads; Predict checks it at the end
 #: Mutated requests and corrupted byte strings per method; jobs that really run get fewer.
 MUTATIONS, RAW = 16, 8
-BUDGET = {"Train": 8, "ExportOnnx": 4, "Report": 5, "LoadModel": 8, "Diversity": 8, "Similarity": 6}
+BUDGET = {"Train": 8, "ExportOnnx": 4, "Report": 5, "LoadModel": 8, "Diversity": 8, "Similarity": 6,
+          "Projection": 6, "Verdict": 8}
 #: Seconds a fuzz call may take (a job past it is cancelled: DEADLINE_EXCEEDED is fine).
 CALL_TIMEOUT_S = 4.0
 BAD = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -125,6 +126,8 @@ def env(tmp_path_factory, publish_onnx_model):
         "Similarity": analysis_pb2.SimilarityRequest(synthetic_uri=dataset, real_uri=dataset, max_texts=8),
         "InstanceSubjectivity": analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=evaluation.uri),
         "TaskSubjectivity": analysis_pb2.TaskSubjectivityRequest(evaluation_uris=[evaluation.uri]),
+        "Projection": analysis_pb2.ProjectionRequest(dataset_uris=[dataset], max_texts=8, points=8),
+        "Verdict": analysis_pb2.VerdictRequest(evaluation_uris=[evaluation.uri]),
         "Report": analysis_pb2.ReportRequest(title="fuzz", evaluation_uris=[evaluation.uri]),
         "ServerLive": oip.ServerLiveRequest(), "ServerReady": oip.ServerReadyRequest(),
         "ModelReady": oip.ModelReadyRequest(name=PROTECTED),
