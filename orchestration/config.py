@@ -134,6 +134,26 @@ def parse_source(spec: str) -> list[SourcePart]:
     return parts
 
 
+class UserData(BaseModel):
+    """A user's own data for one task: an uploaded file and its column mapping (README, "Your own task")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload_uri: str = Field(description="`upload` artifact with the data (`synthclf datasets upload FILE`).")
+    test_upload_uri: str = Field("", description="Optional `upload` with the test rows; then all of "
+                                 "upload_uri is training data.")
+    text_column: str = Field("text", min_length=1, description="Column with the texts.")
+    label_column: str = Field("label", min_length=1, description="Column with the labels.")
+    split_column: str = Field("", description="Column with train/test per row; '' = a stratified split.")
+    agreement_column: str = Field("", description="Column with annotator agreement in [0, 1].")
+    annotations_column: str = Field("", description="Column with a list of per-annotator labels.")
+
+    def columns(self) -> dict[str, str]:
+        """The column mapping as GenerationClient.import_user_data takes it."""
+        return {"text": self.text_column, "label": self.label_column, "split": self.split_column,
+                "agreement": self.agreement_column, "annotations": self.annotations_column}
+
+
 #: Smallest learning-curve size (real rows per label).
 CURVE_START = 8
 
@@ -193,7 +213,8 @@ class ExperimentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field("", description="Report title; '' = one naming the tasks.")
-    tasks: list[str] = Field(["sms_spam"], min_length=1, description="Catalog tasks with real data here.")
+    tasks: list[str] = Field(["sms_spam"], min_length=1, description="Catalog tasks with real data here, "
+                             "or task artifact URIs (`synthclf tasks publish`) with their data in user_data.")
     sources: list[str] = Field(
         list(BASE_SOURCES), min_length=1,
         description="Training data per model: real, zero_shot, few_shot, or mixtures such as "
@@ -211,6 +232,9 @@ class ExperimentConfig(BaseModel):
     analyses: bool = Field(True, description="Run diversity, similarity and subjectivity analyses (flow "
                            "'analyze') before the report.")
     max_texts: int = Field(0, ge=0, description="Texts per dataset in the analyses; 0 = the service's 1000.")
+    user_data: dict[str, UserData] = Field(
+        default_factory=dict, description="Per task (as named in `tasks`: a catalog name or a task "
+        "URI), the user's uploaded data to import instead of the catalog's packaged data.")
     curve: LearningCurveOptions = Field(default_factory=LearningCurveOptions,
                                         description="Learning curve, mixed models and verdict.")
     concurrency: ConcurrencyLimits | None = Field(
@@ -225,6 +249,11 @@ class ExperimentConfig(BaseModel):
         if len(set(sources)) != len(sources):
             raise ValueError(f"sources repeat: {sources}")
         return sources
+
+    def train_rows_for(self, labels: int) -> int:
+        """Real training rows to import for a task of ``labels`` labels: ``real_train_rows``, or
+        one synthetic set's size (``rows_per_label × labels``) when that is 0."""
+        return self.real_train_rows or self.generation.rows_per_label * labels
 
     def synthetic_modes(self) -> list[str]:
         """Generation modes some source needs, in :data:`SYNTHETIC_SOURCES` order."""

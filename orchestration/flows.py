@@ -36,7 +36,8 @@ from orchestration.tasks import Evaluation
 from synthclf.analysis.condition import Condition
 from synthclf.analysis.verdict import DELTA
 from synthclf.core.artifacts import read_manifest, split_uri
-from synthclf.core.catalog import get_task
+from synthclf.core.config import get_settings
+from synthclf.core.task_artifacts import load_task
 from synthclf.core.errors import InvalidInput, SynthclfError
 
 
@@ -225,7 +226,8 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
     config = resolve_config(config, preset, overrides)
     endpoints = endpoints or Endpoints.from_settings()
     prepare_limits(config.concurrency)
-    title = config.title or f"synthclf experiment: {', '.join(config.tasks)}"
+    names = {task: load_task(task, get_settings()).name for task in config.tasks}  # a task URI → its name
+    title = config.title or f"synthclf experiment: {', '.join(names.values())}"
     real = _import_real(endpoints, config)
     synthetic = {(task, mode): steps.generate_dataset.submit(
         endpoints, task, mode, config.generation, config.data_seed,
@@ -233,29 +235,30 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
         for task in config.tasks for mode in config.synthetic_modes()}
     plan = []
     for task in config.tasks:
-        plan += table1_cells(config, task, real[task].train)
+        name = names[task]
+        plan += table1_cells(config, name, real[task].train)
         if config.curve.enabled:
-            full = steps.import_real_data(endpoints, task, 0, config.test_rows, config.data_seed)
+            full = _import_whole_train(endpoints, config, task)
             label_counts = read_manifest(full.train, kind="dataset").stats.get("label_counts", {})
             sizes = config.curve.curve_sizes(label_counts)
             if not sizes:
-                logger.warning("%s: no learning curve — a label has fewer than %d real training rows", task,
+                logger.warning("%s: no learning curve — a label has fewer than %d real training rows", name,
                                CURVE_START)
-            plan += curve_cells(config, task, full.train, sizes, len(get_task(task).labels))
+            plan += curve_cells(config, name, full.train, sizes, len(load_task(task, get_settings()).labels))
     logger.info("plan: %d models (%d Table 1, %d learning curve, %d mixed)", len(plan),
                 sum(c.condition.is_table1 for c in plan), sum(c.condition.is_curve_point for c in plan),
                 sum(c.condition.is_mixed for c in plan))
+    ids = {name: task for task, name in names.items()}  # conditions carry the task's name
     cells = []
     for cell in plan:
         condition = cell.condition
-        datasets = [synthetic[(condition.task, d.uri.split(":", 1)[1])] if d.uri.startswith("synthetic:") else d.uri
+        task = ids[condition.task]
+        datasets = [synthetic[(task, d.uri.split(":", 1)[1])] if d.uri.startswith("synthetic:") else d.uri
                     for d in cell.data]
-        model, onnx = _submit_training(endpoints, condition.task, datasets, [d.count for d in cell.data],
+        model, onnx = _submit_training(endpoints, task, datasets, [d.count for d in cell.data],
                                        [d.fraction for d in cell.data], cell.training or config.training,
-                                       condition.backbone,
-                                       condition.seed, [d.count_per_label for d in cell.data])
-        evaluation = _submit_evaluation(endpoints, condition.serving_name(), onnx, real[condition.task].test,
-                                        condition)
+                                       condition.backbone, condition.seed, [d.count_per_label for d in cell.data])
+        evaluation = _submit_evaluation(endpoints, condition.serving_name(), onnx, real[task].test, condition)
         cells.append((RunOutcome.of(condition, config), model, onnx, evaluation))
     outcomes = []
     for outcome, *futures in cells:
@@ -269,7 +272,7 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
                         evaluation.macro_f1, evaluation.accuracy, evaluation.support)
         else:
             logger.error("%s / %s failed: %s", outcome.task, outcome.label, error)
-    result = _report(endpoints, config, title, real, synthetic, outcomes)
+    result = _report(endpoints, config, title, real, synthetic, outcomes, names)
     failed = [o for o in outcomes if o.evaluation is None]
     if failed:
         raise SynthclfError(f"{len(failed)} of {len(outcomes)} models were not evaluated (first: "
@@ -283,14 +286,28 @@ def _import_real(endpoints: Endpoints, config: ExperimentConfig) -> dict[str, st
     ``real_train_rows``, or at the size of one synthetic set when that is 0."""
     futures = {}
     for task in config.tasks:
-        train_rows = config.real_train_rows or config.generation.rows_per_label * len(get_task(task).labels)
+        train_rows = config.train_rows_for(len(load_task(task, get_settings()).labels))
+        if task in config.user_data:  # the user's own uploaded data (README, "Your own task")
+            futures[task] = steps.import_user_data.submit(endpoints, task, config.user_data[task], train_rows,
+                                                          config.test_rows, config.data_seed)
+            continue
         futures[task] = steps.import_real_data.submit(endpoints, task, train_rows, config.test_rows, config.data_seed)
     return {task: future.result() for task, future in futures.items()}
 
 
+def _import_whole_train(endpoints: Endpoints, config: ExperimentConfig, task: str) -> steps.RealSplits:
+    """A task's whole real training split (the learning curve draws from it) with the same test
+    split as Table 1's (the same seed and test cap)."""
+    if task in config.user_data:
+        return steps.import_user_data(endpoints, task, config.user_data[task], 0, config.test_rows, config.data_seed)
+    return steps.import_real_data(endpoints, task, 0, config.test_rows, config.data_seed)
+
+
 def _report(endpoints: Endpoints, config: ExperimentConfig, title: str, real: dict[str, steps.RealSplits],
-            synthetic: dict[tuple[str, str], PrefectFuture], outcomes: list[RunOutcome]) -> ExperimentResult:
-    """The analysis plan, the report and the Prefect artifacts of the evaluated cells."""
+            synthetic: dict[tuple[str, str], PrefectFuture], outcomes: list[RunOutcome],
+            names: dict[str, str]) -> ExperimentResult:
+    """The analysis plan, the report and the Prefect artifacts of the evaluated cells
+    (``names``: each task of the config → the name its conditions carry)."""
     logger = get_run_logger()
     generated: dict[str, dict[str, str]] = {task: {} for task in config.tasks}
     for (task, mode), future in synthetic.items():
@@ -307,7 +324,7 @@ def _report(endpoints: Endpoints, config: ExperimentConfig, title: str, real: di
         return result
     outputs = AnalysisOutputs()
     if config.analyses:
-        data = [task_analyses(t, real[t].train, real[t].test, generated[t], evaluated, config.seeds[0])
+        data = [task_analyses(names[t], real[t].train, real[t].test, generated[t], evaluated, config.seeds[0])
                 for t in config.tasks]
         state = analyze(data, config.max_texts, config.data_seed, config.curve.delta, config.curve.label_cost_usd,
                         endpoints, return_state=True)

@@ -3,22 +3,24 @@
 ``paper-offline`` is the paper's Table 1 (Li et al. 2023) restricted to the tasks whose real
 data ship in PyPI packages on this machine — SMS spam, BBC news (stand-in for AG News),
 Rotten Tomatoes (for IMDB), VADER movie snippets (per-annotator ratings: instance-level
-subjectivity) and TREC questions — each with real, zero-shot and few-shot training data and
-the offline default backbone (all-MiniLM-L6-v2).
+subjectivity), TREC questions, iSarcasmEval tweets (for sarcasm) and Seinfeld laugh lines (for
+humor speech) — seven tasks from low to high subjectivity, each with real, zero-shot and
+few-shot training data and the offline default backbone (all-MiniLM-L6-v2).
 
-Its sizes are chosen so the whole study takes about 35 minutes on a quiet 2-vCPU machine with
-the local Gemma-3-270M: 17 labels × 40 rows per label × 2 modes = 1 360 accepted synthetic
-texts at 0.4–0.8 s (zero-shot) and 1.5–3.7 s (few-shot: longer prompts) per text, measured
-(docs/orchestration.md) ≈ 25 min; fifteen MiniLM fine-tunes on 80–240 texts (up to 10
-epochs with early stopping on validation Macro-F1 — 80 texts are 5 steps per epoch, and with
-3 epochs the real SMS-spam and Rotten-Tomatoes models still predicted the majority class —
-128 tokens: BBC texts are title + lead, ≈ 27 words; synthetic texts are capped by the
-catalog's max_words, 25–60 words, i.e. 50–120 completion tokens) ≈ 5 min; evaluation on at
-most 1 000 real test texts per task and the analyses on at most 500 texts per dataset ≈ 5 min.
+Sizes: at least 50 synthetic rows per label and mode (the paper-offline study's requirement).
+With the default local LLM (Qwen2.5-Coder-1.5B-Instruct, chat prompts with JSON output) a
+request costs the text plus ≈ 12 tokens of JSON (≈ 22-45 generated tokens) and 85-235 prompt
+tokens (zero-shot / few-shot, counted with its tokenizer): 2.8-5.3 s per accepted zero-shot
+text and 5.1-8.9 s per few-shot text at 10.8 generated tokens/s (2 threads; estimates,
+benchmarks/README.md "Local LLM speed"). 21 labels × 50 rows × 2 modes = 2 100 texts ≈ 3.2 h
+of generation on 2 vCPUs, plus ≈ 15 min for 21 MiniLM fine-tunes (up to 10 epochs, early
+stopping on validation Macro-F1, 128 tokens), evaluation on at most 1 000 real test texts per
+task and the analyses on at most 500 texts per dataset: ≈ 3.5 h. To fit 2.5 h here, pass
+``--rows-per-label 34`` (estimate), or point ``SYNTHCLF_LLM_BASE_URL`` at a faster server.
 Its learning curve (n ∈ {8, 16, 32} real rows per label × 3 seeds, each synthetic set mixed
-into 8 real rows per label × 3 seeds) adds 15 small models per task, 75 in all; at ≈ 30 s each
-(fine-tune on 16–300 rows, ONNX export with parity check, load, evaluation) that is ≈ 40 min
-more — an estimate, not a measurement (docs/analysis.md).
+into 8 real rows per label × 3 seeds) adds 15 small models per task; at ≈ 30 s each (fine-tune
+on 16–300 rows, ONNX export with parity check, load, evaluation) that is ≈ 8 min per task —
+an estimate, not a measurement (docs/analysis.md).
 """
 
 from __future__ import annotations
@@ -30,26 +32,26 @@ from orchestration.config import (
 )
 from synthclf.core.errors import InvalidInput, validated
 
-#: The learning curve of ``synthclf run`` / ``make run`` (README): n ∈ {8, 16, 32, 64} real rows per
-#: label × 3 seeds, and each synthetic set mixed into 8 real rows per label × 3 seeds — 18 small
-#: fine-tunes on 16–228 rows beside the run's three Table-1 models.
-RUN_CURVE = LearningCurveOptions(sizes=[8, 16, 32, 64], seeds=[0, 1, 2], stretch_sizes=[8])
+#: The learning curve of ``synthclf run`` / ``make run`` (README): n ∈ {8, 16, 32} real rows per
+#: label × 3 seeds, and each synthetic set mixed into 8 real rows per label × 3 seeds — 15 small
+#: fine-tunes on 16–76 rows beside the run's three Table-1 models.
+RUN_CURVE = LearningCurveOptions(sizes=[8, 16, 32], seeds=[0, 1, 2], stretch_sizes=[8])
 
 #: Tasks with real labelled data in packages on an offline machine (catalog ``offline_source``).
-OFFLINE_TASKS = ["sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec"]
+OFFLINE_TASKS = ["sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec", "sarcasm_tweets", "seinfeld_humor"]
 
 PRESETS: dict[str, ExperimentConfig] = {
     "paper-offline": ExperimentConfig(
         title="Real vs synthetic training data on the offline tasks (Li et al. 2023, Table 1)",
         tasks=OFFLINE_TASKS, sources=list(BASE_SOURCES), test_rows=1000, max_texts=500,
-        generation=GenerationOptions(rows_per_label=40),
+        generation=GenerationOptions(rows_per_label=50),
         training=TrainingOptions(epochs=10, max_length=128),
         curve=LearningCurveOptions(sizes=[8, 16, 32], seeds=[0, 1, 2], stretch_sizes=[8]),
     ),
     "smoke": ExperimentConfig(
         title="synthclf smoke test (tiny sizes)",
         tasks=["sms_spam"], sources=list(BASE_SOURCES), real_train_rows=24, test_rows=60, max_texts=100,
-        generation=GenerationOptions(rows_per_label=4),
+        generation=GenerationOptions(rows_per_label=4, max_words=20),
         training=TrainingOptions(epochs=1, batch_size=8, max_length=32),
         curve=LearningCurveOptions(sizes=[8, 16], seeds=[0, 1], stretch_sizes=[8]),
     ),

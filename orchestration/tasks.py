@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from orchestration.caching import ARTIFACT_INPUTS
-from orchestration.config import Endpoints, GenerationOptions, TrainingOptions
+from orchestration.config import Endpoints, GenerationOptions, TrainingOptions, UserData
 from orchestration.limits import slot
 from synthclf.analysis.condition import Condition
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
@@ -95,6 +95,20 @@ def import_real_data(endpoints: Endpoints, task_name: str, train_rows: int = 0, 
 
 
 @task(**CACHED)
+def import_user_data(endpoints: Endpoints, task_ref: str, data: UserData, train_rows: int = 0,
+                     test_rows: int = 0, seed: int = 0) -> RealSplits:
+    """Validate a user's uploaded data against the task and publish its train/test splits."""
+    logger = get_run_logger()
+    with GenerationClient(endpoints.generation) as client:
+        response = client.import_user_data(task_ref, data.upload_uri, test_upload_uri=data.test_upload_uri,
+                                           columns=data.columns(), max_train_rows=train_rows,
+                                           max_test_rows=test_rows, seed=seed)
+    for warning in response.warnings:
+        logger.warning("your data: %s", warning)
+    return RealSplits(train=response.train.uri, test=response.test.uri)
+
+
+@task(**CACHED)
 def generate_dataset(endpoints: Endpoints, task_name: str, mode: str, options: GenerationOptions,
                      seed: int = 0, examples_uri: str = "") -> str:
     """Generate a zero-shot or few-shot synthetic set → dataset URI.
@@ -164,11 +178,12 @@ def evaluate_model(endpoints: Endpoints, model_name: str, onnx_uri: str, test_ur
 
     ``onnx_uri`` is the artifact served as ``model_name``: it makes the cache key follow the
     model's content rather than its serving name. ``condition`` (what the model was trained
-    on) is recorded in the evaluation: Table 1, the curve and the verdict group by it.
+    on) is recorded in the evaluation: Table 1, the curve and the verdict group by it. The
+    analysis service calls the inference service its own settings name (docs/security.md:
+    never an address from the request).
     """
-    request = analysis_pb2.EvaluateRequest(
-        model=model_name, dataset_uri=test_uri, inference_address=endpoints.inference,
-        condition=analysis_pb2.Condition(**condition.model_dump()))
+    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri,
+                                           condition=analysis_pb2.Condition(**condition.model_dump()))
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
         ref, metrics = client.evaluate(request, _progress())
     return Evaluation(uri=ref.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy, support=metrics.support,

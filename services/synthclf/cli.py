@@ -1,9 +1,11 @@
 """The ``synthclf`` command.
 
     synthclf tasks list [--json]           the task catalog and which tasks have data here
+    synthclf tasks init DATA | publish FILE  draft a task file from your data / publish it
+    synthclf datasets upload|import|export   your own data in and out (cli_data.py)
     synthclf serve all|<service> [...]     host services (all four in one process: embedded default)
     synthclf health --address HOST:PORT    exit 0 when grpc.health.v1 says SERVING
-    synthclf llm serve | path              the local llama.cpp server with Gemma-3-270M
+    synthclf llm serve | path              the local llama.cpp server (Qwen2.5-Coder-1.5B-Instruct)
     synthclf run [--task sms_spam] [...]   the main job: the experiment flow (+ learning curve, verdict) embedded
     synthclf experiment --preset paper-offline [...]   a study over tasks × sources, Table 1 + report
     synthclf predict --model NAME "text" …  classify texts with a served model (label + probabilities)
@@ -27,6 +29,10 @@ log = logging.getLogger("synthclf")
 
 
 def _tasks(args: argparse.Namespace) -> int:
+    if args.action != "list":
+        from synthclf.cli_data import tasks_command
+
+        return tasks_command(args)
     from synthclf.core.catalog import load_catalog
     from synthclf.core.datasets import data_available
 
@@ -38,10 +44,16 @@ def _tasks(args: argparse.Namespace) -> int:
         return 0
     print(f"{'task':<24} {'subj.':<6} {'data here':<10} labels")
     for r in rows:
-        stars = "★" * r["subjectivity"]
+        stars = "★" * (r["subjectivity"] or 0) or "–"
         here = "yes" if r["data_available"] else "no"
         print(f"{r['name']:<24} {stars:<6} {here:<10} {', '.join(r['labels'])}")
     return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from synthclf.cli_data import datasets_command
+
+    return datasets_command(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -60,18 +72,19 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _llm(args: argparse.Namespace) -> int:
-    from synthclf.core.models import gemma_gguf_path
+    from synthclf.llm_server import LocalLLMServer, local_model
 
     settings = get_settings()
+    model = local_model(settings.llm_local_model)
     if args.action == "path":
-        print(gemma_gguf_path(settings.cache_dir))
+        print(model.locate(settings.cache_dir))
         return 0
     import threading
 
-    from synthclf.llm_server import LocalLLMServer
-
-    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port) as server:
-        print(f"local LLM serving at {server.base_url} (model gemma-3-270m); Ctrl-C stops it", flush=True)
+    with LocalLLMServer(settings.cache_dir, host=args.host, port=args.port, model=model.alias,
+                        threads=settings.llm_threads or None) as server:
+        print(f"local LLM serving at {server.base_url} (model {model.alias}: {model.title}, "
+              f"{model.prompt_style} prompts, one slot); Ctrl-C stops it", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -79,8 +92,11 @@ def _llm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_experiment(config):
-    """Run the experiment flow on the configured services, or on the embedded default."""
+def _run_experiment(config, prepare=None):
+    """Run the experiment flow on the configured services, or on the embedded default.
+
+    ``prepare(endpoints, config) -> config`` runs first on the started services (publishing a
+    user's task and data: :func:`synthclf.cli_data.user_task_preparer`)."""
     from orchestration.flows import experiment
     from synthclf.embedded import embedded_stack
 
@@ -92,6 +108,8 @@ def _run_experiment(config):
     # jobs here run one after another, so a long retry interval is idle CPU between them.
     os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS", "5")
     with embedded_stack(get_settings(), llm=bool(config.synthetic_modes())) as endpoints:
+        if prepare is not None:
+            config = prepare(endpoints, config)
         return experiment(config, endpoints=endpoints)
 
 
@@ -124,20 +142,22 @@ def _print_answer(result) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orchestration.presets import RUN_CURVE
     from orchestration.config import ExperimentConfig, GenerationOptions, LearningCurveOptions, TrainingOptions
+    from orchestration.presets import RUN_CURVE
+    from synthclf.cli_data import user_task_preparer
 
     curve = LearningCurveOptions.model_validate({**RUN_CURVE.model_dump(), **_curve_overrides(args)})
     config = ExperimentConfig(tasks=[args.task], real_train_rows=args.real_train_rows, test_rows=args.test_rows,
                               data_seed=args.seed, seeds=[args.seed],
                               generation=GenerationOptions(rows_per_label=args.rows_per_label),
                               training=TrainingOptions(epochs=args.epochs), curve=curve)
-    _print_answer(_run_experiment(config))
+    _print_answer(_run_experiment(config, user_task_preparer(args)))
     return 0
 
 
 def _experiment(args: argparse.Namespace) -> int:
     from orchestration.presets import resolve_config
+    from synthclf.cli_data import user_task_preparer
 
     overrides = {key: value for key, value in {
         "tasks": args.tasks, "sources": args.sources, "backbones": args.backbones, "seeds": args.seeds,
@@ -146,7 +166,7 @@ def _experiment(args: argparse.Namespace) -> int:
         "training": None if args.epochs is None else {"epochs": args.epochs},
         "curve": _curve_overrides(args) or None,
     }.items() if value is not None}
-    _print_answer(_run_experiment(resolve_config(preset=args.preset, overrides=overrides)))
+    _print_answer(_run_experiment(resolve_config(preset=args.preset, overrides=overrides), user_task_preparer(args)))
     return 0
 
 
@@ -203,7 +223,7 @@ def _models(args: argparse.Namespace) -> int:
 def _curve_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the learning curve, the mixed models and the verdict (docs/analysis.md)."""
     parser.add_argument("--curve-sizes", nargs="+", type=int, help="real rows per label of the learning curve "
-                        "(default: run 8 16 32 64; experiment 8, 16, … up to the training split)")
+                        "(default: run 8 16 32; experiment 8, 16, … up to the training split)")
     parser.add_argument("--curve-seeds", nargs="+", type=int, help="seeds per curve point and mixed model (≥ 3)")
     parser.add_argument("--stretch-sizes", nargs="*", type=int, help="k real rows per label mixed with each "
                         "synthetic set (default: the curve's two smallest sizes; none: no mixed models)")
@@ -219,10 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthclf", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    tasks = sub.add_parser("tasks", help="the task catalog")
-    tasks.add_argument("action", choices=["list"])
-    tasks.add_argument("--json", action="store_true", help="machine-readable output")
+    from synthclf.cli_data import EXPORT_FORMATS, add_data_arguments
+
+    tasks = sub.add_parser("tasks", help="the task catalog; draft and publish your own task")
+    tasks.add_argument("action", choices=["list", "init", "publish"])
+    tasks.add_argument("path", nargs="?", help="init: your data file; publish: your task file")
+    tasks.add_argument("--json", action="store_true", help="list: machine-readable output")
+    tasks.add_argument("--text-column", default="text", help="init: column with the texts")
+    tasks.add_argument("--label-column", default="label", help="init: column with the labels")
+    tasks.add_argument("--name", default="", help="init: task name (default: from the file name)")
     tasks.set_defaults(func=_tasks)
+
+    data = sub.add_parser("datasets", help="upload, import and export datasets (your own data)")
+    data.add_argument("action", choices=["upload", "import", "export"])
+    data.add_argument("path", help="upload/import: your data file or save_to_disk folder; export: a dataset URI")
+    data.add_argument("out", nargs="?", help="export: the output file (folder for hf)")
+    data.add_argument("--format", default="", help=f"export: {'|'.join(EXPORT_FORMATS)}")
+    data.add_argument("--task", default="", help="import: catalog task name or task URI")
+    data.add_argument("--task-file", default="", help="import: your task file (published first)")
+    data.add_argument("--test-fraction", type=float, default=0.2, help="import: test share of a stratified split")
+    data.add_argument("--seed", type=int, default=0, help="import: seed of the split")
+    add_data_arguments(data, task_file=False)
+    data.set_defaults(func=_datasets)
 
     serve = sub.add_parser("serve", help="host services over gRPC")
     serve.add_argument("service", choices=["all", "generation", "training", "inference", "analysis"])
@@ -244,12 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the main job: real vs zero-shot vs few-shot on one task")
     run.add_argument("--task", default="sms_spam")
-    run.add_argument("--rows-per-label", type=int, default=100, help="synthetic rows per label and mode")
+    run.add_argument("--rows-per-label", type=int, default=30, help="synthetic rows per label and mode "
+                     "(30: make run stays within about 20 min with the default local LLM; README)")
     run.add_argument("--real-train-rows", type=int, default=0, help="0 = matched to a synthetic set")
     run.add_argument("--test-rows", type=int, default=0, help="0 = whole real test split")
     run.add_argument("--epochs", type=int, default=3)
     run.add_argument("--seed", type=int, default=0)
     _curve_arguments(run)
+    add_data_arguments(run)
     run.set_defaults(func=_run)
 
     from orchestration.presets import PRESETS
@@ -268,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--epochs", type=int, help="training epochs")
     study.add_argument("--max-texts", type=int, help="texts per dataset in the analyses")
     _curve_arguments(study)
+    add_data_arguments(study)
     study.set_defaults(func=_experiment)
 
     predict = sub.add_parser("predict", help="classify texts with a model of the inference service")
@@ -291,7 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 with a one-line message on a synthclf error)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `datasets export URI --format F OUT`: argparse leaves a positional after an option unmatched.
+    if extra and getattr(args, "out", "") is None and len(extra) == 1 and not extra[0].startswith("-"):
+        args.out, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=get_settings().log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "httpx2"):  # one line per LLM request otherwise

@@ -9,8 +9,12 @@ throttled log lines). Flows build clients inside their tasks.
 from __future__ import annotations
 
 import logging
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -19,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.auth import open_channel
 from synthclf.core.config import get_settings
-from synthclf.core.errors import SynthclfError, Unavailable, error_from_status
+from synthclf.core.errors import NotFound, SynthclfError, Unavailable, error_from_status
 from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, progress_from_proto, ref_from_proto
 from synthclf.core.progress import ProgressFn
 from synthclf.progress_display import ProgressReporter
@@ -38,6 +42,23 @@ JOB_DEADLINE_S = 6 * 3600.0
 
 def _raise(exc: grpc.RpcError) -> SynthclfError:
     return error_from_status(exc.code(), exc.details())
+
+
+#: Bytes per Upload message (the service accepts up to 4 MiB).
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+@contextmanager
+def _packed(path: Path) -> Iterator[tuple[Path, str]]:
+    """A file as it is, or a folder packed into a temporary tar; yields (file, name to send)."""
+    if not path.is_dir():
+        yield path, path.name
+        return
+    with tempfile.TemporaryDirectory(prefix="synthclf-upload-") as tmp:
+        archive = Path(tmp) / f"{path.name}.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(path, arcname=path.name)
+        yield archive, archive.name
 
 
 class _Client:
@@ -136,6 +157,90 @@ class GenerationClient(_Client):
             task=task, test_fraction=test_fraction, max_train_rows=max_train_rows,
             max_test_rows=max_test_rows, seed=seed), timeout_s=JOB_DEADLINE_S)
         return ref_from_proto(response.train), ref_from_proto(response.test)
+
+    def import_user_data(self, task: str, upload_uri: str, *, test_upload_uri: str = "",
+                         columns: dict[str, str] | None = None, test_fraction: float = 0.2,
+                         max_train_rows: int = 0, max_test_rows: int = 0,
+                         seed: int = 0) -> generation_pb2.ImportRealDataResponse:
+        """Validate an uploaded file against a task and publish its train/test splits.
+
+        Args:
+            task: catalog task name or task artifact URI (:meth:`publish_task`).
+            upload_uri: the data (:meth:`upload`); ``test_upload_uri`` optional test rows.
+            columns: ``text``, ``label``, ``split``, ``agreement``, ``annotations`` → column
+                names in the file (defaults ``text`` and ``label``).
+            test_fraction, max_train_rows, max_test_rows, seed: the split and caps.
+
+        Returns:
+            The response: ``train``, ``test``, ``task`` references and ``warnings``.
+
+        Raises:
+            InvalidInput: the data are refused (file, row, column named; the uploads are removed).
+        """
+        columns = columns or {}
+        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        return self._unary(stub.ImportRealData, generation_pb2.ImportRealDataRequest(
+            task=task, upload_uri=upload_uri, test_upload_uri=test_upload_uri, test_fraction=test_fraction,
+            max_train_rows=max_train_rows, max_test_rows=max_test_rows, seed=seed,
+            **{f"{key}_column": value for key, value in columns.items() if value}), timeout_s=JOB_DEADLINE_S)
+
+    def upload(self, path: str | Path, *, format: str = "",
+               chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> generation_pb2.UploadResponse:
+        """Stream a local data file (or a ``save_to_disk`` folder, packed as tar) into the store.
+
+        Args:
+            path: a .csv/.tsv/.jsonl/.json/.parquet file, or a folder written by ``save_to_disk``.
+            format: override the format the extension implies (csv, tsv, json, parquet, hf).
+            chunk_bytes: bytes per message.
+
+        Returns:
+            The response: the ``upload`` artifact, its size and sha256.
+
+        Raises:
+            InvalidInput: an unsupported format or an empty file. ResourceExhausted: over the
+                service's SYNTHCLF_UPLOAD_MAX_BYTES. NotFound: no such local file.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise NotFound(f"no such file or folder: {path}")
+        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        with _packed(path) as (file, name):
+            size = file.stat().st_size
+
+            def messages():
+                """The header, then the file in chunks."""
+                yield generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(
+                    filename=name, size=size, format=format or ("hf" if path.is_dir() else "")))
+                with open(file, "rb") as handle:
+                    while chunk := handle.read(chunk_bytes):
+                        yield generation_pb2.UploadRequest(chunk=chunk)
+
+            return self._unary(stub.Upload, messages(), timeout_s=JOB_DEADLINE_S)
+
+    def publish_task(self, text: str, source: str = "task file") -> generation_pb2.PublishTaskResponse:
+        """Validate a task file (YAML) and publish it as a ``task`` artifact.
+
+        Returns:
+            The response: the ``task`` reference, the ``drafted`` fields and the ``prompts``.
+
+        Raises:
+            InvalidInput: the file is not a valid task (field and line named).
+        """
+        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        return self._unary(stub.PublishTask, generation_pb2.PublishTaskRequest(yaml=text, source=source))
+
+    def download(self, uri: str, out: str | Path) -> Path:
+        """Write a dataset artifact's ``data.jsonl`` (verified by the service) to ``out``."""
+        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        out = Path(out)
+        try:
+            with open(out, "wb") as handle:
+                for message in stub.Download(generation_pb2.DownloadRequest(uri=uri), timeout=JOB_DEADLINE_S):
+                    handle.write(message.chunk)
+        except grpc.RpcError as exc:
+            out.unlink(missing_ok=True)
+            raise _raise(exc) from None
+        return out
 
     #: Deadline of a generation job (seconds): day-long runs against paid APIs must fit.
     GENERATE_DEADLINE_S = 48 * 3600.0

@@ -1,7 +1,15 @@
-"""The local LLM: llama.cpp's OpenAI-compatible server with Gemma-3-270M on loopback.
+"""The local LLM: llama.cpp's OpenAI-compatible server with a packaged GGUF on loopback.
 
-Gemma-3-270M (base, not instruction-tuned, GGUF Q4_K_M) is the only LLM available offline
-here (design.md); the generation service uses completion-style prompts for it.
+Two models ship as PyPI packages (README "The local LLM"):
+
+* **Qwen2.5-Coder-1.5B-Instruct** Q4_K_M (default): instruction-tuned, so the generation
+  service sends it the paper's chat prompts with JSON structured output;
+* **Gemma-3-270M** Q4_K_M: a base model, sent completion-style list prompts; selectable with
+  ``SYNTHCLF_LLM_LOCAL_MODEL=gemma-3-270m``.
+
+The server runs with a single slot (llama-cpp-python's server answers one request at a time)
+and honours each request's ``seed``, so a generation job with concurrency 1 is reproducible
+for a seed, model file and llama.cpp build.
 """
 
 from __future__ import annotations
@@ -12,16 +20,61 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from synthclf.core.errors import Unavailable
-from synthclf.core.models import gemma_gguf_path
+from synthclf.core.errors import InvalidInput, Unavailable
+from synthclf.core.models import gemma_gguf_path, qwen_coder_gguf_path
 
 log = logging.getLogger("synthclf.llm")
-#: Model name the server answers to (``--model_alias``).
-LOCAL_MODEL = "gemma-3-270m"
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A GGUF that ships in packages and the way to prompt it.
+
+    Attributes:
+        alias: the model name the server answers to (``--model_alias``) and jobs record.
+        title: human-readable name, quantisation included.
+        prompt_style: ``chat`` (instruction-tuned) or ``completion`` (base model).
+        licence: the licence as published upstream (model card).
+        locate: ``cache_dir -> GGUF path``, assembling the file on first use.
+    """
+
+    alias: str
+    title: str
+    prompt_style: str
+    licence: str
+    locate: Callable[[Path], Path]
+
+
+LOCAL_MODELS: dict[str, LocalModel] = {
+    "qwen2.5-coder-1.5b-instruct": LocalModel(
+        "qwen2.5-coder-1.5b-instruct", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M", "chat",
+        "Apache-2.0 (as published upstream on its model card)", qwen_coder_gguf_path),
+    "gemma-3-270m": LocalModel(
+        "gemma-3-270m", "Gemma-3-270M (base) Q4_K_M", "completion",
+        "Gemma Terms of Use (as published upstream)", gemma_gguf_path),
+}
+"""The packaged local models by alias."""
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct"
+"""The local model served unless ``SYNTHCLF_LLM_LOCAL_MODEL`` names another."""
+#: Model name the default local server answers to (kept for callers of the old constant).
+LOCAL_MODEL = DEFAULT_LOCAL_MODEL
+
+
+def local_model(name: str = DEFAULT_LOCAL_MODEL) -> LocalModel:
+    """The packaged model called ``name``.
+
+    Raises:
+        InvalidInput: no packaged model has that alias (the message lists them).
+    """
+    if name not in LOCAL_MODELS:
+        raise InvalidInput(f"unknown local LLM {name!r} (SYNTHCLF_LLM_LOCAL_MODEL); packaged: {', '.join(LOCAL_MODELS)}")
+    return LOCAL_MODELS[name]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,16 +93,25 @@ class LocalLLMServer:
         port: 0 picks a free port.
         threads: llama.cpp threads; default all cores.
         n_ctx: context length in tokens (2048: prompts here are short).
+        model: alias of a :data:`LOCAL_MODELS` entry.
+        n_batch: prompt tokens evaluated per llama.cpp batch (``--n_batch``).
+
+    Raises:
+        InvalidInput: unknown ``model``. NotReady: its packages are not installed.
     """
 
     def __init__(self, cache_dir: Path, host: str = "127.0.0.1", port: int = 0,
-                 threads: int | None = None, n_ctx: int = 2048):
-        self.model_path = gemma_gguf_path(cache_dir)
+                 threads: int | None = None, n_ctx: int = 2048, model: str = DEFAULT_LOCAL_MODEL,
+                 n_batch: int = 512):
+        self.model = local_model(model)
+        self.model_path = self.model.locate(cache_dir)
+        self.n_batch = n_batch
         self.host = host
         self.port = port or free_port(host)
         self.threads = threads or os.cpu_count() or 1
         self.n_ctx = n_ctx
-        self.log_path = Path(cache_dir) / "llm-server.log"
+        # One log per server: several servers may share a cache folder (tests, benchmarks).
+        self.log_path = Path(cache_dir) / f"llm-server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -64,8 +126,9 @@ class LocalLLMServer:
             Unavailable: it exited or did not answer within ``timeout_s``.
         """
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-                   "--model_alias", LOCAL_MODEL, "--n_ctx", str(self.n_ctx),
-                   "--n_threads", str(self.threads), "--host", self.host, "--port", str(self.port)]
+                   "--model_alias", self.model.alias, "--n_ctx", str(self.n_ctx),
+                   "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
+                   "--n_batch", str(self.n_batch), "--host", self.host, "--port", str(self.port)]
         log.info("starting local LLM %s on %s (log: %s)", self.model_path.name, self.base_url, self.log_path)
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

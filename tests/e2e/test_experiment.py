@@ -1,5 +1,6 @@
 """The experiment flow end to end: Prefect's local API, the four services over gRPC on loopback,
-the real local LLM (llama.cpp + Gemma-3-270M), and artifacts on moto's S3 server."""
+the real default local LLM (llama.cpp + Qwen2.5-Coder-1.5B-Instruct, chat prompts with JSON
+output), and artifacts on moto's S3 server."""
 
 from __future__ import annotations
 
@@ -90,3 +91,10 @@ def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch
     assert any("/verdict/" in u for u in result.analysis_uris)
     assert result.report_markdown.index("## The answer") < result.report_markdown.index("## Table 1")
     assert "](figures/learning-curve-sms_spam.png)" in result.report_markdown
+    datasets = [read_manifest(uri, settings) for o in result.outcomes
+                for uri in read_manifest(o.model_uri, settings).inputs if "/dataset/" in uri]
+    generated = [m for m in datasets if m.stats["source"] != "real"]
+    assert {m.stats["source"] for m in generated} == {"zero_shot", "few_shot"}
+    for manifest in generated:  # the default model, its chat prompts and JSON output
+        assert manifest.stats["model"] == "qwen2.5-coder-1.5b-instruct"
+        assert manifest.stats["prompt_style"] == "chat" and manifest.stats["structured_output"] is True

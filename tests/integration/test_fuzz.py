@@ -7,7 +7,8 @@ corrupted bytes sent through a raw channel method (no serializer). Every answer 
 status the caller can act on: never INTERNAL (a bug) or UNKNOWN (an escaped exception).
 After each method the server must still report SERVING on grpc.health.v1 and answer a valid
 Predict. Runs are derandomized (the same cases every run, so CI is stable); set
-``SYNTHCLF_FUZZ_RANDOM=1`` to draw new ones. The number of cases run is printed at the end.
+``FUZZ_RANDOM=1`` to draw new ones and ``FUZZ_SCALE=10`` for ten times as
+many. The number of cases run is printed at the end.
 """
 
 from __future__ import annotations
@@ -113,6 +114,10 @@ def env(tmp_path_factory, publish_onnx_model):
                                                    mode=generation_pb2.GENERATION_MODE_ZERO_SHOT),
         "ImportRealData": generation_pb2.ImportRealDataRequest(task="sms_spam", max_train_rows=20,
                                                                max_test_rows=10),
+        "Upload": generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(filename="data.csv", size=20)),
+        "PublishTask": generation_pb2.PublishTaskRequest(
+            yaml="name: fuzz\nlabels: [{name: a, description: x}, {name: b, description: y}]\n"),
+        "Download": generation_pb2.DownloadRequest(uri=dataset),
         "Train": train,
         "ExportOnnx": training_pb2.ExportOnnxRequest(model_uri=model_uri),
         "Predict": inference_pb2.PredictRequest(model=PROTECTED, texts=["win now", "hi"]),
@@ -150,7 +155,9 @@ def _call(channel: grpc.Channel, method, data: bytes) -> grpc.StatusCode:
     """Send raw request bytes to ``method``; the final status (responses are not decoded)."""
     path = f"/{method.containing_service.full_name}/{method.name}"
     try:
-        if method.server_streaming:
+        if method.client_streaming:  # Upload: the fuzzed message as a one-message stream
+            channel.stream_unary(path)(iter([data]), timeout=CALL_TIMEOUT_S)
+        elif method.server_streaming:
             for _ in channel.unary_stream(path)(data, timeout=CALL_TIMEOUT_S):
                 pass
         else:
@@ -177,8 +184,9 @@ def _assert_healthy(env) -> None:
 
 
 def _fuzz_settings(examples: int) -> settings:
+    examples = max(1, round(examples * float(os.environ.get("FUZZ_SCALE", "1"))))
     return settings(max_examples=examples, deadline=None, database=None, print_blob=True,
-                    derandomize=os.environ.get("SYNTHCLF_FUZZ_RANDOM") != "1",
+                    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
                     suppress_health_check=list(HealthCheck))
 
 

@@ -5,8 +5,11 @@
   fatal; ``kill -9`` of a running job and a re-run repeat no successful request (counted at the
   server); budget caps stop within one request; structured output and its fallback; a user's
   catalog override of the prompts reaches the server; the gRPC stream's progress events.
-* The real local LLM (llama.cpp + Gemma-3-270M, ``@pytest.mark.llm``): zero- and few-shot give
-  labelled rows for every label.
+* The real local LLM (llama.cpp, ``@pytest.mark.llm``): with Gemma-3-270M (the smallest model
+  here, completion prompts) zero- and few-shot give labelled rows for every label; two fresh
+  generations (fresh server, empty response cache, same seed) through the chat + ``json_object``
+  path publish byte-identical datasets, and a remote-style server's manifest says it is not
+  reproducible.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ GenerationCore(get_settings()).generate(GenerationSpec.model_validate_json(sys.a
 """
 
 
+@pytest.fixture(autouse=True)
+def _store_of_the_test(tmp_path, monkeypatch):
+    """The environment's store is the test's (``settings_for(tmp_path)``): reads without
+    explicit settings (``fetch(uri)``) may only name artifacts of the configured store."""
+    monkeypatch.setenv("SYNTHCLF_ARTIFACT_STORE", str(tmp_path / "artifacts"))
+
+
 def settings_for(root: Path, server: FaultServer | None = None, timeout_s: float = 5.0) -> Settings:
     return Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache", llm_timeout_s=timeout_s,
                     llm_base_url=server.base_url if server else None, llm_model="fault-model")  # fmt: skip
@@ -50,8 +60,8 @@ def spec_for(**fields) -> GenerationSpec:
     return GenerationSpec(**{**base, **fields})
 
 
-def stats_of(ref) -> dict:
-    return read_manifest(ref.uri).stats
+def stats_of(ref, settings: Settings | None = None) -> dict:
+    return read_manifest(ref.uri, settings).stats
 
 
 @pytest.mark.parametrize(
@@ -84,7 +94,8 @@ def test_permanent_failures_are_counted_and_the_job_publishes(tmp_path) -> None:
         core = GenerationCore(settings_for(tmp_path, server))
         stats = stats_of(core.generate(spec_for(max_retries=1)))
         with FaultServer(faults=Faults(kind="bad_body", every=4, times=99)) as junk_server:
-            junk = stats_of(GenerationCore(settings_for(tmp_path / "b", junk_server)).generate(spec_for()))
+            junk_settings = settings_for(tmp_path / "b", junk_server)  # another store
+            junk = stats_of(GenerationCore(junk_settings).generate(spec_for()), junk_settings)
     assert stats["accepted_per_label"] == {"ham": 3, "spam": 3}
     assert stats["rejected"]["request_failed"] == stats["failures"]["server_error"] >= 1
     assert junk["failures"]["bad_response"] == junk["rejected"]["request_failed"] >= 1
@@ -140,7 +151,7 @@ def test_structured_output_and_its_fallback(tmp_path, supported: bool) -> None:
     stats = stats_of(ref)
     assert stats["accepted"] == 6 and stats["structured_output"] is supported
     assert ("response_format" in stats["structured_output_note"]) is not supported
-    assert sent[0]["response_format"]["type"] == "json_schema"
+    assert sent[0]["response_format"]["type"] == "json_object" and "schema" in sent[0]["response_format"]
     assert all("response_format" in body for body in sent) is supported
     rows = [json.loads(line) for line in (fetch(ref.uri).path / "data.jsonl").read_text().splitlines()]
     assert {"request_id", "request_index", "mode", "label", "model", "prompt_style"} <= set(rows[0])
@@ -206,7 +217,7 @@ def test_unreachable_server_fails_fast_and_publishes_nothing(tmp_path) -> None:
 def local_llm():
     from synthclf.llm_server import LocalLLMServer
 
-    with LocalLLMServer(get_settings().cache_dir) as server:
+    with LocalLLMServer(get_settings().cache_dir, model="gemma-3-270m") as server:
         yield server
 
 
@@ -223,3 +234,47 @@ def test_local_llm_zero_and_few_shot_give_rows_for_every_label(local_llm, tmp_pa
         rows = read_jsonl(fetch(ref.uri).path / "data.jsonl")
         assert set(rows["label"]) == {"ham", "spam"}, (mode, stats["rejected"])
         assert stats["prompt_style"] == "completion" and stats["prompt_tokens"] > 0 and stats["wall_time_s"] > 0
+
+
+def _fresh_generation(root: Path, job: GenerationSpec) -> tuple[str, dict]:
+    """One generation on a fresh local server with an empty response cache: (data sha256, stats)."""
+    from synthclf.llm_server import LocalLLMServer
+
+    # One thread: no spinning barrier, so a loaded CI machine slows it least (benchmarks/README.md).
+    with LocalLLMServer(get_settings().cache_dir, model="gemma-3-270m", threads=1) as server:
+        settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache",
+                            llm_base_url=server.base_url, llm_model="gemma-3-270m", llm_timeout_s=300,
+                            llm_deterministic=True, llm_server_id="local:gemma-3-270m")  # fmt: skip
+        ref = GenerationCore(settings).generate(job)
+    manifest = read_manifest(ref.uri, settings)
+    (entry,) = [f for f in manifest.files if f.path == "data.jsonl"]
+    return entry.sha256, manifest.stats
+
+
+@pytest.mark.llm
+def test_two_fresh_generations_with_one_seed_publish_identical_datasets(tmp_path) -> None:
+    # The chat + json_object path of the default model, on the smallest model that serves it:
+    # the grammar keeps even a base model's output JSON. Temperature 1: sampling really matters.
+    job = GenerationSpec(task="sms_spam", mode=GenerationMode.ZERO_SHOT, rows_per_label=1, max_requests_per_label=2,
+                         max_words=20, prompt_style=PromptStyle.CHAT, temperature=1.0, seed=7, diversity_every=2)
+    first_sha, first = _fresh_generation(tmp_path / "first", job)
+    again_sha, again = _fresh_generation(tmp_path / "again", job)
+    assert first["structured_output"] and first["cache_hits"] == again["cache_hits"] == 0
+    assert first["requested"] == again["requested"] > 0 and first["rejected"] == again["rejected"]
+    assert first["accepted"] > 0 and first["completion_tokens"] == again["completion_tokens"]
+    assert first_sha == again_sha
+    assert first["reproducibility"]["reproducible"] is True
+    other_seed_sha, _ = _fresh_generation(tmp_path / "other", job.model_copy(update={"seed": 8}))
+    assert other_seed_sha != first_sha
+
+
+def test_the_manifest_says_when_generation_is_not_reproducible(tmp_path) -> None:
+    with FaultServer() as server:
+        ref = GenerationCore(settings_for(tmp_path, server)).generate(spec_for(concurrency=1))
+        assert stats_of(ref)["reproducibility"]["reproducible"] is False
+        assert "not guaranteed" in stats_of(ref)["reproducibility"]["note"]
+        deterministic = settings_for(tmp_path, server).model_copy(update={"llm_deterministic": True})
+        ref = GenerationCore(deterministic).generate(spec_for(concurrency=4))
+    assert stats_of(ref)["reproducibility"] == {
+        "reproducible": False, "note": stats_of(ref)["reproducibility"]["note"]}
+    assert "concurrency 1" in stats_of(ref)["reproducibility"]["note"]

@@ -117,3 +117,34 @@ def test_artifact_of_the_wrong_kind_is_invalid(stack):
     _, evaluate = _calls(running.address)["Evaluate"]
     with pytest.raises(InvalidInput, match="is a 'evaluation' artifact, not a dataset"):
         evaluate(evaluation)
+
+
+def test_identical_concurrent_jobs_run_once(stack, monkeypatch):
+    """Finding 9: identical concurrent jobs both ran and published to one id; now one runs and
+    the others wait for it and answer its artifacts."""
+    import threading
+    import time
+
+    from synthclf.generation import service
+
+    running, _, _ = stack
+    loads, real = [], service.load_real_dataset
+
+    def slow_load(*args, **kwargs):
+        loads.append(threading.get_ident())
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "load_real_dataset", slow_load)
+    answers = []
+
+    def call() -> None:
+        with GenerationClient(running.address) as client:
+            answers.append(client.import_real_data("sms_spam", max_train_rows=30, max_test_rows=10, seed=7))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(answers) == 3 and len(set(map(str, answers))) == 1

@@ -18,7 +18,7 @@ from synthclf.core.artifacts import LocalArtifact
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import fetch_kind
-from synthclf.core.limits import check_at_most, check_count, shown
+from synthclf.core.limits import check_at_most, check_count, check_seed, shown
 
 #: onnx-model artifacts kept loaded for in-process evaluation (least recently used dropped).
 IN_PROCESS_MODELS = 2
@@ -58,25 +58,29 @@ def resolve_inference_address(settings: Settings, requested: str, local: str | N
 
 
 def check_evaluate_request(settings: Settings, *, batch_size: int, n_bootstrap: int,
-                           confidence: float) -> None:
+                           confidence: float, seed: int = 0) -> None:
     """Refuse Evaluate parameters beyond their ranges and limits.
 
     Raises:
         InvalidInput: ``batch_size`` outside [1, SYNTHCLF_INFERENCE_MAX_TEXTS_PER_REQUEST],
-            ``n_bootstrap`` outside [0, SYNTHCLF_MAX_BOOTSTRAP], ``confidence`` outside (0, 1).
+            ``n_bootstrap`` outside [0, SYNTHCLF_MAX_BOOTSTRAP], ``confidence`` outside (0, 1),
+            ``seed`` outside [0, 2**32 - 1].
     """
+    check_seed(seed)
     check_count(batch_size, 1, settings, "inference_max_texts_per_request", "texts per batch (batch_size)")
     check_count(n_bootstrap, 0, settings, "max_bootstrap", "bootstrap resamples (n_bootstrap)")
     if not (math.isfinite(confidence) and 0 < confidence < 1):
         raise InvalidInput(f"confidence must lie in (0, 1), got {confidence}")
 
 
-def check_analysis_texts(settings: Settings, max_texts: int, k: int | None = None) -> None:
-    """Refuse ``max_texts`` (and ``k`` neighbours) outside [1, SYNTHCLF_MAX_ANALYSIS_TEXTS].
+def check_analysis_texts(settings: Settings, max_texts: int, k: int | None = None, seed: int = 0) -> None:
+    """Refuse ``max_texts`` (and ``k`` neighbours) outside [1, SYNTHCLF_MAX_ANALYSIS_TEXTS], and
+    a ``seed`` outside [0, 2**32 - 1].
 
     Raises:
         InvalidInput: naming the field and, above the limit, its setting.
     """
+    check_seed(seed)
     check_count(max_texts, 1, settings, "max_analysis_texts", "texts per dataset (max_texts)")
     if k is not None:
         check_count(k, 1, settings, "max_analysis_texts", "neighbours (k)")

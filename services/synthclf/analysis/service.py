@@ -38,7 +38,7 @@ from synthclf.analysis.inputs import (
     resolve_inference_address,
 )
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, single_flight, staging
-from synthclf.core.catalog import get_task, load_catalog
+from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.inputs import fetch_kind, read_dataset
@@ -117,7 +117,7 @@ class AnalysisCore:
             inference service unreachable.
         """
         check_evaluate_request(self.settings, batch_size=batch_size, n_bootstrap=n_bootstrap,
-                               confidence=confidence)
+                               confidence=confidence, seed=seed)
         if in_process and not model_uri:
             raise InvalidInput("in-process evaluation needs model_uri (an onnx-model artifact)")
         address = resolve_inference_address(self.settings, inference_address, self.local_inference_address)
@@ -270,7 +270,7 @@ class AnalysisCore:
         Raises:
             NotFound: no such dataset. InvalidInput: empty dataset, ``max_texts`` < 1.
         """
-        check_analysis_texts(self.settings, max_texts)
+        check_analysis_texts(self.settings, max_texts, seed=seed)
         params = {"dataset_uri": dataset_uri, "max_texts": max_texts, "seed": seed, "embedding": MODEL_NAME}
         artifact_id = job_id("diversity", params)
         if cached := self._cached("diversity", artifact_id, DiversityResult):
@@ -306,7 +306,7 @@ class AnalysisCore:
         Raises:
             NotFound: a dataset is missing. InvalidInput: empty dataset, ``k`` or ``max_texts`` < 1.
         """
-        check_analysis_texts(self.settings, max_texts, k=k)
+        check_analysis_texts(self.settings, max_texts, k=k, seed=seed)
         params = {"synthetic_uri": synthetic_uri, "real_uri": real_uri, "k": k, "max_texts": max_texts,
                   "seed": seed, "embedding": MODEL_NAME}
         artifact_id = job_id("similarity", params)
@@ -416,7 +416,7 @@ class AnalysisCore:
         runs = [load_run(uri, self.settings) for uri in evaluation_uris]
         scores = [(c.condition.task, c.condition.backbone, c.condition.source, c.macro_f1)
                   for c in aggregate(runs) if c.condition.is_table1]
-        ratings = {name: spec.subjectivity for name, spec in load_catalog().items()}
+        ratings = {name: spec.subjectivity for name, spec in load_catalog().items() if spec.subjectivity}
         result = task_subjectivity(scores, ratings).model_copy(update={"evaluation_uris": list(evaluation_uris)})
         ref = self._publish("task-subjectivity", artifact_id, result, {"evaluation_uris": sorted(evaluation_uris)},
                             list(evaluation_uris), {"tasks": len({g.task for g in result.gaps})})
@@ -505,7 +505,7 @@ class AnalysisCore:
         if cached := self._cached("verdict", artifact_id, TaskVerdict):
             return cached
         runs = [load_run(uri, self.settings) for uri in evaluation_uris]
-        spec = get_task(runs[0].condition.task)
+        spec = load_catalog().get(runs[0].condition.task)  # a user's own task has no catalog rating
         costs = {}
         for source, uri in synthetic_datasets.items():
             stats = read_manifest(uri, self.settings, kind="dataset").stats
@@ -516,8 +516,9 @@ class AnalysisCore:
             _, frame = read_dataset(runs[0].dataset_uri, self.settings)
             if "agreement" in frame and frame["agreement"].notna().any():
                 agreement = float(frame["agreement"].mean())
-        result = task_verdict(runs, n_labels=len(spec.labels), delta=delta, label_cost_usd=label_cost_usd,
-                              synthetic_costs=costs, subjectivity=spec.subjectivity, agreement=agreement, seed=seed)
+        result = task_verdict(runs, n_labels=len(runs[0].labels) or 2, delta=delta, label_cost_usd=label_cost_usd,
+                              synthetic_costs=costs, subjectivity=spec.subjectivity if spec else None,
+                              agreement=agreement, seed=seed)
         ref = self._publish("verdict", artifact_id, result, params, list(evaluation_uris) + list(
             synthetic_datasets.values()), {"task": result.task, "decision": result.decision})
         log.info("verdict for %s: %s — %s", result.task, result.decision_text, result.reason)

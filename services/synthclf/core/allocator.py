@@ -2,8 +2,9 @@
 
 glibc gives each thread that allocates under contention its own arena (up to 8 per core);
 freed memory of large, short-lived allocations (an ONNX Runtime session, a tokenizer) stays
-fragmented across them and RSS grew ~55 MB per LoadModel/UnloadModel cycle. Two arenas keep
-it flat (issue 11; measurement in docs/architecture.md). The limit is applied to this process
+fragmented across them and RSS grows with every LoadModel/UnloadModel cycle. Two arenas
+halved that growth (measurement in docs/architecture.md, "The artifact store as a trust
+boundary"). The limit is applied to this process
 with ``mallopt(M_ARENA_MAX)`` (arenas made from then on) and exported as ``MALLOC_ARENA_MAX``
 to the processes it starts (the llama.cpp server); images set ``MALLOC_ARENA_MAX`` in
 deploy/Dockerfile so it holds from the first allocation.

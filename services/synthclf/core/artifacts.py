@@ -48,6 +48,7 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "model": ("config.json", "labels.json"),
     "onnx-model": ("model.onnx", "labels.json"),
     "evaluation": ("metrics.json",),
+    "task": ("task.yaml",),
 }
 #: Longest artifact URI accepted, characters.
 MAX_URI_CHARS = 2048
@@ -441,12 +442,11 @@ def _download(store: ArtifactStore, ref: ArtifactRef, manifest: Manifest, folder
     symlink on the way is refused, and each download lands in a temp file beside its target
     and replaces it only once verified.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     for entry in manifest.files:
         target = folder / entry.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if Path(os.path.realpath(target.parent)) != target.parent:
+        if Path(os.path.realpath(target.parent)) != target.parent:  # checked before any mkdir
             raise IntegrityError(f"{ref.uri}: the cache folder of '{entry.path}' is a symbolic link")
+        target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink():
             target.unlink()
         elif target.is_file():
@@ -463,6 +463,7 @@ def _download(store: ArtifactStore, ref: ArtifactRef, manifest: Manifest, folder
             os.replace(temp, target)
         finally:
             Path(temp).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for path in _unlisted(folder, {entry.path for entry in manifest.files}):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

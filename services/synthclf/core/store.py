@@ -60,6 +60,9 @@ class ArtifactStore(Protocol):
     def exists(self, key: str) -> bool:
         """Whether ``key`` exists."""
 
+    def delete(self, key: str) -> None:
+        """Remove ``key``; no error if it is absent (used to drop a refused upload)."""
+
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (recursive), sorted."""
 
@@ -92,8 +95,22 @@ class LocalArtifactStore:
         return self._path(key).as_uri()
 
     def put_file(self, key: str, path: Path) -> None:
-        """Copy ``path`` into the store through a temp file and ``os.replace``."""
-        self.put_bytes(key, Path(path).read_bytes())
+        """Copy ``path`` into the store through a temp file and ``os.replace`` (streamed: a
+        file of any size costs no memory)."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error if absent)."""
+        self._path(key).unlink(missing_ok=True)
 
     def get_file(self, key: str, path: Path) -> None:
         """Copy ``key`` to ``path``."""
@@ -226,6 +243,10 @@ class S3ArtifactStore:
             f"put {self.uri(key)}",
             self.client.put_object, self.bucket, self._key(key), io.BytesIO(data), len(data),
         )
+
+    def delete(self, key: str) -> None:
+        """Remove an object (no error if absent)."""
+        self._call(f"delete {self.uri(key)}", self.client.remove_object, self.bucket, self._key(key))
 
     def get_bytes(self, key: str, read_limit: int | None = None) -> bytes:
         """Read an object (at most ``read_limit`` bytes); NotFound if absent."""

@@ -13,15 +13,23 @@ Determinism: requests are planned only right after a commit (or at the start), u
 committed before it — which ones depends on the concurrency and the answers, never on their
 timing. Its label (the first label in catalog order still short of rows once the requests in
 flight are counted, so no surplus is ever requested), few-shot examples
-(``random.Random(f"{seed}:{i}")``), listed earlier outputs and sampling seed (``seed + i``)
-follow from those. So, for the same server answers and concurrency, a job sends the same
-requests and keeps the same rows however the answers are timed, and a re-run after
-``kill -9`` replays exactly the requests already answered, which the durable cache then
-serves without contacting the server.
+(``random.Random(f"{seed}:{i}")``), listed earlier outputs and sampling seed
+(:func:`request_seed` of seed, label and ``i``) follow from those. So, for the same server
+answers and concurrency, a job sends the same requests and keeps the same rows however the
+answers are timed, and a re-run after ``kill -9`` replays exactly the requests already
+answered, which the durable cache then serves without contacting the server.
+
+Reproducibility: a server that samples deterministically for a seed (llama.cpp) gives the same
+answers to the same requests sent in the same order. With ``concurrency = 1`` the order is the
+request order, so two fresh runs (empty response cache, fresh server, same seed, model file and
+llama.cpp build) publish byte-identical datasets (tests/integration/test_generation_service.py).
+With more requests in flight the arrival order at a single-slot server depends on thread
+timing, and llama.cpp reuses the previous prompt's KV cache, so answers may differ slightly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections import Counter, deque
@@ -37,7 +45,7 @@ from synthclf.generation.cache import ResponseCache
 from synthclf.generation.dedup import CopyDetector, Deduplicator
 from synthclf.generation.llm import TextGenerator
 from synthclf.generation.parsing import (
-    as_json_turn, json_instruction, normalise, parse_output, parse_structured, response_format,
+    as_json_turn, json_instruction, normalise, parse_output, parse_structured, response_format, screen_reply,
 )  # fmt: skip
 from synthclf.generation.prompts import HISTORY_LIMIT, PromptStyle, PromptTemplate, TaskLike
 from synthclf.generation.runner import LLMRequest, Outcome, RequestRunner
@@ -47,8 +55,24 @@ from synthclf.generation.spec import (
 
 __all__ = [
     "CopyMetric", "GenerationCounts", "GenerationMode", "GenerationResult", "GenerationSpec",
-    "REJECT_REASONS", "generate_rows", "normalise", "parse_output",
+    "REJECT_REASONS", "generate_rows", "normalise", "parse_output", "request_seed",
 ]  # fmt: skip
+
+
+def request_seed(seed: int, label: str, index: int) -> int:
+    """The sampling seed of request ``index`` for ``label`` of a job seeded with ``seed``.
+
+    The first 4 bytes of ``sha256(f"{seed}:{label}:{index}")`` as an unsigned integer, masked
+    to 31 bits (llama.cpp and OpenAI accept non-negative 32-bit seeds): fixed by the job's
+    seed and the request's place, and unrelated between neighbouring requests and labels
+    (``seed + index`` would give job ``s`` request ``i + 1`` the seed of job ``s + 1``
+    request ``i``).
+
+    Returns:
+        An integer in [0, 2^31).
+    """
+    digest = hashlib.sha256(f"{seed}:{label}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def _check_examples(
@@ -138,7 +162,7 @@ class _Job:
         diversify = spec.diversity_every > 0 and (attempt + 1) % spec.diversity_every == 0
         history = self.history[label]
         common = {"index": index, "style": self.style, "max_tokens": spec.max_tokens_per_request,
-                  "temperature": spec.temperature, "seed": spec.seed + index}  # fmt: skip
+                  "temperature": spec.temperature, "seed": request_seed(spec.seed, label, index)}  # fmt: skip
         if self.style is PromptStyle.COMPLETION:
             prompt = template.render_completion(shots, diversify, _listed_outputs(history, rng))
             request = LLMRequest(prompt=prompt, stop=("\n",), **common)
@@ -206,6 +230,8 @@ class _Job:
                 return None, reason
         elif self.style is PromptStyle.CHAT:
             raw = _strip_preamble(raw)
+        if self.style is PromptStyle.CHAT and (reason := screen_reply(" ".join(raw.split()))):
+            return None, reason
         text, reason = parse_output(raw, min_words=self.spec.min_words, max_words=self.spec.max_words)
         if text is None:
             return None, reason
@@ -264,12 +290,13 @@ def generate_rows(
     *,
     cache: ResponseCache | None = None,
     price: Price | None = None,
+    server_id: str | None = None,
 ) -> GenerationResult:
     """Generate up to ``rows_per_label`` synthetic texts for every label of a task.
 
     Per request: render the label's prompt in the spec's style (chat: system + user messages,
     as JSON-schema structured output while the server accepts it; completion: a list to
-    continue, ``stop=["\\n"]``), with ``max_tokens = 2 × max_words`` and ``seed = spec.seed + i``;
+    continue, ``stop=["\\n"]``), with ``max_tokens = 2 × max_words`` and the seed of :func:`request_seed`;
     few-shot draws ``examples_per_request`` real texts of the label; the n-th, 2n-th … request
     of a label carries the diversity prompt when ``diversity_every = n > 0``. A label stops at
     ``rows_per_label`` accepted texts or after ``request_budget`` requests; the job stops
@@ -282,11 +309,14 @@ def generate_rows(
         task: catalog task (:class:`~synthclf.generation.prompts.TaskLike`).
         spec: what to generate; ``spec.task`` must name ``task``.
         llm: :class:`~synthclf.generation.llm.LLMClient` or any object with ``complete``/``chat``;
-            its ``base_url`` attribute (if any) is part of the cache key.
+            its ``base_url`` attribute (if any) is part of the cache key unless ``server_id`` is given.
         examples: few-shot only: real texts per label name.
         progress: callback for progress events.
         cache: durable response cache (None: every request goes to the server).
         price: the model's price, for cost and the money cap (None: unknown, cost 0).
+        server_id: the server's identity in the cache key (and so in each row's ``request_id``)
+            instead of ``llm.base_url``: a local server started on a free port gets a stable
+            one, so a re-run on another port is served from the cache and fresh runs agree.
 
     Returns:
         The accepted rows in commit (request) order, the counts, and the prompts as sent.
@@ -305,7 +335,7 @@ def generate_rows(
     job = _Job(task, spec, _check_examples(task, spec, examples), price)
     wants_json = job.style is PromptStyle.CHAT and spec.structured_output
     runner = RequestRunner(
-        llm, model=spec.model, base_url=getattr(llm, "base_url", "") or "", concurrency=spec.concurrency,
+        llm, model=spec.model, base_url=server_id or getattr(llm, "base_url", "") or "", concurrency=spec.concurrency,
         cache=cache, response_format=response_format(job.labels) if wants_json else None,
     )  # fmt: skip
     pending: deque[tuple[_Planned, Future[Outcome]]] = deque()

@@ -2,10 +2,11 @@
 
 Completion-style requests (base models) are parsed as one list item: whitespace collapsed,
 list markers and surrounding quotes stripped (:func:`parse_output`). Chat-style requests ask,
-where the server supports it, for structured output (OpenAI ``response_format`` with a JSON
-schema): ``{"text": "...", "label": "..."}``; the label the model names is checked against the
-label requested, which is the only way a ``wrong_label`` reject can be detected
-(:func:`parse_structured`). Every failure is a reason string, never an exception (the
+where the server supports it, for structured output (``response_format`` of type
+``json_object`` with a JSON schema): ``{"text": "...", "label": "..."}``; the label the model
+names is checked against the label requested, which is the only way a ``wrong_label`` reject
+can be detected (:func:`parse_structured`). Chat outputs are also screened for refusals and
+preambles (:func:`screen_reply`). Every failure is a reason string, never an exception (the
 distilabel way: unparsable outputs are kept and counted).
 """
 
@@ -19,10 +20,6 @@ from typing import Any
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•–—]+|\(?\d{1,3}[.):]|[a-zA-Z][.)])\s+")
 _QUOTES = "\"'“”‘’«»`"
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
-
-SCHEMA_NAME = "synthetic_text"
-"""Name of the JSON schema sent in ``response_format``."""
-
 
 def parse_output(text: str, *, min_words: int = 2, max_words: int) -> tuple[str | None, str | None]:
     """Clean one LLM output and check its length.
@@ -62,16 +59,20 @@ def normalise(text: str) -> str:
 
 
 def response_format(labels: Sequence[str]) -> dict[str, Any]:
-    """The OpenAI ``response_format`` asking for ``{"text": str, "label": one of labels}``.
+    """The ``response_format`` asking for ``{"text": str, "label": one of labels}``.
 
-    Strict mode (every property required, no others) as OpenAI's structured outputs demand;
-    llama.cpp and vLLM turn the same schema into a grammar.
+    llama-cpp-python's server (0.3.36) turns ``{"type": "json_object", "schema": …}`` into a
+    grammar that constrains sampling to the schema, but answers HTTP 500 to OpenAI's
+    ``{"type": "json_schema", …}``; vLLM treats ``json_object`` as JSON mode (schema ignored,
+    the prompt's instruction names the keys). A server that rejects it with HTTP 400/413/422
+    gets plain chat requests instead (see :mod:`synthclf.generation.runner`).
 
     Args:
         labels: the task's label names, in catalog order.
 
     Returns:
-        ``{"type": "json_schema", "json_schema": {"name", "strict", "schema"}}``.
+        ``{"type": "json_object", "schema": {...}}``: an object with required string ``text``
+        and ``label`` (an enum of ``labels``) and no other keys.
     """
     schema = {
         "type": "object",
@@ -82,7 +83,45 @@ def response_format(labels: Sequence[str]) -> dict[str, Any]:
         "required": ["text", "label"],
         "additionalProperties": False,
     }
-    return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema}}
+    return {"type": "json_object", "schema": schema}
+
+
+_REFUSAL = re.compile(
+    r"^\W*(?:as\s+an\s+ai\b|as\s+a\s+(?:large\s+)?language\s+model\b"
+    r"|[^.!?\n]{0,40}?\bi\s*(?:cannot|can'?t|can\s+not|won'?t|will\s+not|am\s+unable|'?m\s+unable"
+    r"|am\s+not\s+able|must\s+decline)\s+(?:to\s+)?(?:help|assist|create|generate|write|provide|produce|fulfil+|comply))",
+    re.IGNORECASE,
+)
+_PREAMBLE = re.compile(
+    r"^\W*(?:(?:sure|certainly|of\s+course|absolutely|okay|ok)\b[\s,!.]*)?"
+    r"here(?:'s|\s+is|\s+are)\s+(?:a|an|the|some|one|my|your|another)\b[^.:\n]{0,80}:"
+    r"|^\W*(?:sure|certainly|of\s+course|absolutely)\s*[,!.]+\s*(?:here\b|i'?d\s+be\s+happy|i\s+would\s+be\s+happy|i\s+can\s+help)",
+    re.IGNORECASE,
+)
+SCREEN_REASONS = ("refusal", "preamble")
+"""Reject reasons of :func:`screen_reply`, in the order it checks them."""
+
+
+def screen_reply(text: str) -> str | None:
+    """Tell an assistant's refusal or lead-in from a generated text.
+
+    Instruction-tuned models sometimes answer the request instead of writing the text: a
+    refusal ("I'm sorry, but I can't help with that", "As an AI language model…") or a
+    preamble ("Sure, here's a spam SMS: …", "Here is a positive review: …"). Either would
+    become a training text that no real data set holds, so it is rejected and counted. Texts
+    that merely start with "Sure" or "Sorry" ("Sure, see you at 6", "Sorry I'm late") pass.
+
+    Args:
+        text: one generated text (after JSON parsing or list-item cleaning).
+
+    Returns:
+        ``"refusal"``, ``"preamble"`` or None when the text is neither.
+    """
+    if _REFUSAL.search(text):
+        return "refusal"
+    if _PREAMBLE.search(text):
+        return "preamble"
+    return None
 
 
 def json_instruction(labels: Sequence[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,20 @@ from synthclf.core.catalog import TaskSpec, get_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import load_real_dataset, subsample, to_jsonl
 from synthclf.core.errors import InvalidInput
-from synthclf.core.inputs import read_dataset
-from synthclf.core.limits import check_at_most
+from synthclf.core.inputs import fetch_kind, read_dataset
+from synthclf.core.limits import check_at_most, check_seed
 from synthclf.core.progress import ProgressFn, ignore_progress
 from synthclf.core.store import open_store
+from synthclf.core.task_artifacts import is_task_uri, load_task, publish_task
+from synthclf.core.task_spec import parse_task_yaml
+from synthclf.generation.importer import ColumnMapping, ImportOptions
+from synthclf.generation.uploads import UploadHeader, receive_upload
+from synthclf.generation.user_data import UserImport, import_upload
 from synthclf.generation.accounting import PriceTable, resolve_price
 from synthclf.generation.cache import CACHE_FOLDER, ResponseCache
 from synthclf.generation.generator import GenerationSpec, generate_rows
 from synthclf.generation.llm import LLMClient, LLMUnavailable
-from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptTemplate
+from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle, PromptTemplate
 
 log = logging.getLogger("synthclf.generation")
 SERVICE = "generation"
@@ -70,6 +76,7 @@ class GenerationCore:
         """
         if not 0.0 < test_fraction < 1.0:
             raise InvalidInput(f"test_fraction must be in (0, 1), got {test_fraction}")
+        check_seed(seed)
         spec = get_task(task)
         params = {"task": task, "test_fraction": round(test_fraction, 6), "seed": seed,
                   "max_train_rows": max_train_rows, "max_test_rows": max_test_rows}
@@ -97,6 +104,80 @@ class GenerationCore:
             log.info("imported real %s split of %s: %d rows", split, task, len(part))
         return refs[0], refs[1]
 
+    def publish_task(self, text: str, source: str = "task file") -> tuple[ArtifactRef, TaskSpec, dict[str, Any]]:
+        """Validate a task file and publish it as a ``task`` artifact (idempotent).
+
+        Args:
+            text: the task file's YAML.
+            source: its name, for messages.
+
+        Returns:
+            (the task artifact, the spec with drafted prompts, its prompts: ``task_prompts``).
+
+        Raises:
+            InvalidInput: the file is not a valid task (each problem with its field and line).
+        """
+        spec = parse_task_yaml(text, source)
+        prompts = task_prompts(spec, spec.max_words)
+        ref = publish_task(self.store, spec, SERVICE, prompts)
+        log.info("published task %s (%d labels; drafted: %s) as %s", spec.name, len(spec.labels),
+                 ", ".join(spec.drafted) or "nothing", ref.uri)
+        return ref, spec, prompts
+
+    def task_artifact(self, task: str) -> tuple[str, TaskSpec]:
+        """A task's artifact URI (a catalog task is published first: a pre-published spec) and spec.
+
+        Raises:
+            NotFound: unknown catalog task or no artifact at the URI. InvalidInput: not a task artifact.
+        """
+        spec = load_task(task, self.settings)
+        if is_task_uri(task):
+            return task, spec
+        return publish_task(self.store, spec, SERVICE, task_prompts(spec, spec.max_words)).uri, spec
+
+    def upload(self, header: UploadHeader, chunks: Iterable[bytes]) -> tuple[ArtifactRef, int, str]:
+        """Store a streamed data file as an ``upload`` artifact (see :func:`receive_upload`)."""
+        ref, size, sha = receive_upload(self.store, header, chunks, self.settings.upload_max_bytes, SERVICE)
+        log.info("received upload %s (%d bytes, sha256 %s…) as %s", header.filename, size, sha[:12], ref.uri)
+        return ref, size, sha
+
+    def import_user_data(self, task: str, upload_uri: str, *, test_upload_uri: str = "",
+                         columns: ColumnMapping | None = None,
+                         options: ImportOptions | None = None) -> UserImport:
+        """Validate an uploaded file against a task and publish train/test dataset artifacts.
+
+        Args:
+            task: catalog task name or task artifact URI.
+            upload_uri: the ``upload`` artifact with the data.
+            test_upload_uri: optional ``upload`` with the test rows (then all of ``upload_uri`` is train).
+            columns: the column mapping; default ``text``/``label``.
+            options: split, caps, seed; the empty-text limit comes from the settings.
+
+        Returns:
+            The datasets (lineage: the uploads and the task), the task URI and warnings.
+
+        Raises:
+            InvalidInput: the data are refused (file, row and column named); nothing is
+                published and the uploads are removed. NotFound: unknown task or upload.
+        """
+        task_uri, spec = self.task_artifact(task)
+        check_seed((options or ImportOptions()).seed)
+        options = (options or ImportOptions()).model_copy(
+            update={"max_empty_share": self.settings.import_max_empty_share})
+        return import_upload(self.store, self.settings, spec, task_uri, upload_uri, test_upload_uri,
+                             columns or ColumnMapping(), options, SERVICE)
+
+    def download(self, uri: str, chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:
+        """The bytes of a dataset artifact's ``data.jsonl``, verified against its manifest, in chunks.
+
+        Raises:
+            NotFound: no artifact at ``uri``. InvalidInput: not a dataset. IntegrityError: tampered file.
+        """
+        artifact = fetch_kind(uri, self.settings, "dataset", "uri")
+        with open(artifact.file(DATA_FILE), "rb") as handle:
+            while chunk := handle.read(chunk_bytes):
+                yield chunk
+
     @single_flight("dataset")
     def generate(self, spec: GenerationSpec, examples_uri: str = "",
                  progress: ProgressFn = ignore_progress) -> ArtifactRef:
@@ -123,13 +204,16 @@ class GenerationCore:
             Unavailable: the LLM server cannot be reached, refuses the key or model, or too many
             requests failed in a row (nothing is published; re-run to resume).
         """
-        task = get_task(spec.task)
+        task = load_task(spec.task, self.settings)
         check_at_most(spec.rows_per_label, self.settings, "max_rows_per_label", "rows per label (rows_per_label)")
-        spec = spec.for_task(task).model_copy(update={"model": spec.model or self.settings.llm_model})
+        spec = spec.for_task(task).model_copy(update={
+            "model": spec.model or self.settings.llm_model,
+            "prompt_style": spec.prompt_style or (PromptStyle(self.settings.llm_prompt_style)
+                                                  if self.settings.llm_prompt_style else None)})
         price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
                               spec.price_completion_per_mtok)
         params = {**spec.model_dump(mode="json"), "examples_uri": examples_uri,
-                  "llm_base_url": self.settings.llm_base_url, "prompts": task_prompts(task, spec.max_words)}
+                  "llm_server": self._server_id(), "prompts": task_prompts(task, spec.max_words)}
         artifact_id = job_id(f"{task.name}-{spec.mode.value}", params)
         existing = find(self.store, "dataset", artifact_id)
         if existing:
@@ -144,7 +228,9 @@ class GenerationCore:
                        timeout_s=self.settings.llm_timeout_s, max_retries=spec.max_retries) as llm, \
                 ResponseCache(self.settings.cache_dir / CACHE_FOLDER) as cache:
             _preflight(llm)
-            result = generate_rows(task, spec, llm, examples, progress, cache=cache, price=price)
+            # a task URI names the task by its artifact; the generator checks the spec against task.name
+            result = generate_rows(task, spec.model_copy(update={"task": task.name}), llm, examples, progress,
+                                   cache=cache, price=price, server_id=self._server_id())
         counts = result.counts
         log.info("generated %s: %d rows from %d requests (%d cached), rejected %s, %d tokens, $%.4f, %.1f s, %s",
                  artifact_id, counts.accepted, counts.requested, counts.cache_hits,
@@ -162,8 +248,14 @@ class GenerationCore:
                        "price": asdict(price) if price else None,
                        "structured_output": result.structured_output,
                        "structured_output_note": result.structured_output_note,
+                       "llm_base_url": self.settings.llm_base_url,
+                       "reproducibility": reproducibility(spec, self.settings.llm_deterministic),
                        "prompt_samples": result.prompt_samples},
             )
+
+    def _server_id(self) -> str | None:
+        """The LLM server's identity in job ids and the response cache: ``llm_server_id`` or the URL."""
+        return self.settings.llm_server_id or self.settings.llm_base_url
 
     def _llm_url(self) -> str:
         if not self.settings.llm_base_url:
@@ -185,6 +277,30 @@ def _preflight(llm: LLMClient) -> None:
     except LLMUnavailable as exc:
         if exc.kind in ("unreachable", "timeout") or exc.status_code in (401, 403):
             raise
+
+
+def reproducibility(spec: GenerationSpec, deterministic_server: bool) -> dict[str, Any]:
+    """Whether a job's dataset can be regenerated bit for bit, for its manifest.
+
+    A job is reproducible when the server samples deterministically for each request's seed
+    and serves one request at a time (``SYNTHCLF_LLM_DETERMINISTIC``; set for the local
+    llama.cpp server) and the job sends its requests in request order (``concurrency`` 1):
+    then the same seed, model file and llama.cpp build give the same dataset from a fresh
+    server and an empty response cache. Remote APIs (OpenAI's ``seed`` is best-effort) and
+    batched servers (vLLM) give no such guarantee.
+
+    Returns:
+        ``{"reproducible": bool, "note": str}``.
+    """
+    if not deterministic_server:
+        note = ("not guaranteed: the LLM server is not known to sample deterministically per seed with one "
+                "slot (remote APIs treat seeds as best-effort; batched servers mix requests)")
+        return {"reproducible": False, "note": note}
+    if spec.concurrency != 1:
+        return {"reproducible": False, "note": f"not guaranteed: {spec.concurrency} requests in flight reach the "
+                "single-slot server in an order set by thread timing; use concurrency 1"}
+    return {"reproducible": True, "note": "same seed, model file, llama.cpp build and thread count, fresh server "
+            "and empty response cache give the same dataset (per-request seeds, request order, one slot)"}
 
 
 def task_prompts(task: TaskSpec, max_words: int) -> dict[str, Any]:

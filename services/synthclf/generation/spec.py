@@ -17,11 +17,13 @@ from synthclf.core.errors import InvalidInput, validated
 from synthclf.generation.prompts import PromptStyle, default_style
 
 REJECT_REASONS = (
-    "request_failed", "empty", "parse_error", "wrong_label", "too_short", "too_long",
-    "copy_of_example", "duplicate", "near_duplicate",
+    "request_failed", "empty", "parse_error", "wrong_label", "refusal", "preamble", "too_short",
+    "too_long", "copy_of_example", "duplicate", "near_duplicate",
 )
 """Why a request yielded no row, in the order the checks run (``request_failed``: the call
-itself failed after its retries; the others judge the output)."""
+itself failed after its retries; ``refusal``/``preamble``: a chat model answered the request
+instead of writing the text, see :func:`~synthclf.generation.parsing.screen_reply`; the others
+judge the output's form, length and novelty)."""
 
 DEFAULT_MAX_WORDS = 60
 """Word limit of a task that names none."""
@@ -73,11 +75,18 @@ class GenerationSpec(BaseModel):
     diversity_every: int = Field(
         default=0, ge=0, description="Send the diversity prompt on every n-th request of a label; 0 never."
     )
-    seed: int = Field(default=0, description="Seed of example draws; request i samples with seed + i.")
+    seed: int = Field(
+        default=0, description="Seed of example draws and of each request's sampling seed (derived from "
+        "seed, label and request index)."
+    )
     max_requests_per_label: int | None = Field(
         default=None, gt=0, description="Request budget per label; None means 4 × rows_per_label."
     )
-    concurrency: int = Field(default=4, ge=1, le=256, description="LLM requests in flight at once.")
+    concurrency: int = Field(
+        default=1, ge=1, le=256,
+        description="LLM requests in flight at once. 1 sends them in request order, which a single-slot "
+        "server (the local llama.cpp) needs for a reproducible run; raise it for remote APIs.",
+    )
     max_retries: int = Field(
         default=4, ge=0, le=20,
         description="Retries of a request on 408/409/429/5xx, timeouts and connection errors (openai SDK: "
@@ -106,7 +115,7 @@ class GenerationSpec(BaseModel):
         "near-duplicate of an accepted one; 1.0 disables the near-duplicate check.",
     )
     structured_output: bool = Field(
-        default=True, description="Chat style: ask for JSON {text, label} with response_format json_schema."
+        default=True, description="Chat style: ask for JSON {text, label} with response_format json_object + schema."
     )
 
     @model_validator(mode="after")

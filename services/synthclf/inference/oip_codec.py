@@ -46,8 +46,8 @@ def parse_version(version: str) -> int:
     """
     if not version:
         return 0
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidInput(f"model version must be a positive integer or empty, got '{version}'")
+    if not (version.isascii() and version.isdigit() and len(version) <= 18) or int(version) < 1:
+        raise InvalidInput(f"model version must be a positive integer or empty, got '{version[:32]}'")
     return int(version)
 
 

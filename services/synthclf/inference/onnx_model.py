@@ -269,14 +269,15 @@ class OnnxClassifier:
                     self.max_length, self.run_overhead_tokens)
 
     def _warm_up(self) -> None:
-        """Run two texts once; refuse a graph that fails or gives non-finite logits.
+        """Run a short text and one of ``max_length`` tokens; refuse a graph that fails on
+        them (e.g. fewer position embeddings than ``max_length``) or gives non-finite logits.
 
         Raises:
             IntegrityError: the run fails (ONNX Runtime's error goes to the log), the output
                 width differs from the labels, or a probability is NaN or infinite.
         """
         try:
-            probabilities = self.run(self.encode(["warm-up", "a second, longer warm-up text"]))
+            probabilities = self.run(self.encode(["warm-up", " ".join(["a"] * self.max_length)]))
         except SynthclfError:
             raise
         except Exception as exc:  # onnxruntime's Fail/RuntimeException are not exported types

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 
 from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
-from synthclf.core.catalog import get_task
+from synthclf.core.task_artifacts import load_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import check_split_and_agreement, validate_dataset
 from synthclf.core.errors import InvalidInput
@@ -126,7 +126,7 @@ class TrainingCore:
             count above a dataset's rows, empty texts, labels outside the task, one label
             only, or a non-finite loss.
         """
-        spec = get_task(task)
+        spec = load_task(task, self.settings)
         check_at_most(len(data), self.settings, "max_request_uris", "training datasets")
         check_backbone(config.backbone)
         if validation_uri:
@@ -137,7 +137,7 @@ class TrainingCore:
         params = {"task": task, "data": [d.key() for d in data],
                   "config": config.model_dump(mode="json"), "validation_uri": validation_uri or None,
                   "validation_source": validation_source}
-        artifact_id = job_id(f"{task}-model", params)
+        artifact_id = job_id(f"{spec.name}-model", params)
         if existing := find(self.store, "model", artifact_id):
             log.info("training %s already done: reusing %s", artifact_id, existing.uri)
             return existing

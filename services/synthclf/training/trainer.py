@@ -83,7 +83,8 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(
         0.01, ge=0, description="AdamW weight decay (not applied to biases and LayerNorm)."
     )
-    seed: int = Field(0, description="Seed of weight init, dropout, split and batch order.")
+    seed: int = Field(0, ge=0, le=2**32 - 1,
+                      description="Seed of weight init, dropout, split and batch order.")
     validation_fraction: float = Field(
         0.1,
         ge=0,

@@ -240,3 +240,21 @@ def test_malloc_arenas_are_limited_for_this_process_and_its_children(monkeypatch
     assert limit_malloc_arenas(Settings(malloc_arena_max=0)) is False and ENV_VAR not in os.environ
     assert limit_malloc_arenas(Settings(malloc_arena_max=2)) is True
     assert os.environ[ENV_VAR] == "2"
+
+
+def test_s3_cache_folder_behind_a_symlink_is_never_written_through(s3, tmp_path):
+    """fetch on S3 writes only inside cache_dir/<kind>/<id>/: a symlink planted on the way is
+    refused before anything is created or downloaded through it."""
+    from synthclf.core.artifacts import ArtifactRef, _download
+    from synthclf.core.manifest import Manifest, Producer
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "cache" / "dataset").mkdir(parents=True)
+    (tmp_path / "cache" / "dataset" / "d1").symlink_to(outside)
+    manifest = Manifest(kind="dataset", id="d1", producer=Producer(service="x"),
+                        files=[FileEntry(path="sub/data.jsonl", sha256=SHA, size=1)])
+    ref = ArtifactRef(uri="s3://synthclf/artifacts/dataset/d1", kind="dataset", id="d1")
+    with pytest.raises(IntegrityError, match="symbolic link"):
+        _download(object(), ref, manifest, tmp_path / "cache" / "dataset" / "d1")
+    assert list(outside.iterdir()) == []

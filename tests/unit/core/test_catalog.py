@@ -28,7 +28,7 @@ PAPER_TASKS = {
     "tweet_emotions",
     "tweet_irony",
 }
-OFFLINE_TASKS = {"sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec"}
+OFFLINE_TASKS = {"sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec", "sarcasm_tweets", "seinfeld_humor"}
 
 
 def _minimal_task(**changes) -> dict:
@@ -152,3 +152,12 @@ def test_explicit_path_reads_that_file_only(tmp_path) -> None:
     assert list(catalog) == ["toy"] and isinstance(catalog["toy"], TaskSpec)
     with pytest.raises(NotFound, match="cannot be read"):
         load_catalog(tmp_path / "missing.yaml")
+
+
+def test_high_subjectivity_stand_ins_rank_with_the_tasks_they_replace() -> None:
+    catalog = load_catalog()
+    for stand_in, original in (("sarcasm_tweets", "sarcasm_news"), ("seinfeld_humor", "humor_speech")):
+        task = catalog[stand_in]
+        assert task.stand_in_for == original and task.subjectivity == catalog[original].subjectivity
+        assert "estimate" in task.subjectivity_source
+        assert task.subjectivity > max(catalog[name].subjectivity for name in ("sms_spam", "bbc_news", "trec"))

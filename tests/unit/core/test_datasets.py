@@ -12,6 +12,7 @@ import pytest
 from synthclf.core.catalog import get_task, load_catalog
 from synthclf.core.datasets import (
     COLUMNS,
+    check_split_and_agreement,
     data_available,
     load_real_dataset,
     read_jsonl,
@@ -29,6 +30,8 @@ EXPECTED_ROWS = {
     "rotten_tomatoes": (12600, 12808),  # 12,808 fresh/rotten rows
     "vader_movie": (10500, 10568),  # 10,605 snippets less 37 with mean rating 0
     "trec": (5300, 5452),  # nested TREC training sets, 5,452 distinct lines at most
+    "sarcasm_tweets": (1380, 1400),  # iSarcasmEval Task A test: 1,400 tweets, a few duplicates
+    "seinfeld_humor": (4000, 4000),  # 2,000 lines per label drawn from 46,497
 }
 
 
@@ -65,10 +68,38 @@ def test_offline_loader_returns_a_valid_dataset(real, name: str) -> None:
     assert abs((df["split"] == "test").mean() - 0.2) < 0.01
 
 
-@pytest.mark.parametrize("name", ["sms_spam", "bbc_news", "rotten_tomatoes", "trec"])
+@pytest.mark.parametrize("name", ["sms_spam", "bbc_news", "rotten_tomatoes", "trec", "sarcasm_tweets", "seinfeld_humor"])
 def test_corpora_without_raters_have_no_agreement(real, name: str) -> None:
     assert real[name]["agreement"].isna().all()
     assert real[name]["annotations"].isna().all()
+
+
+def test_sarcasm_tweets_keep_the_authors_labels(real) -> None:
+    df = real["sarcasm_tweets"]
+    assert (df["label"] == "sarcastic").sum() == pytest.approx(200, abs=5)  # 200 of 1,400 in the file
+    assert not df["text"].str.contains("\n").any()  # quoted multi-line tweets are joined
+
+
+def test_seinfeld_humor_is_balanced_and_labels_laugh_lines(real) -> None:
+    df = real["seinfeld_humor"]
+    assert (df["label"].value_counts() == 2000).all()
+    assert (df["text"].str.split().str.len() >= 3).all()
+    assert df.groupby("text")["label"].nunique().max() == 1
+    pd.testing.assert_frame_equal(df, load_real_dataset("seinfeld_humor"))
+
+
+def test_seinfeld_lines_follow_the_merged_format(tmp_path) -> None:
+    from synthclf.core.datasets import _seinfeld_lines
+
+    screenplay = tmp_path / "Seinfeld.S01E01.Test.merged"
+    screenplay.write_text(
+        "# JERRY\n1.0\nWhat is the deal\nwith airline food?\n3.0\n3.1\n**LOL**\n"
+        "3.5\nI mean, seriously.\n4.0\n# GEORGE\n4.2\nYou're not funny.\n5.0\n4.9\n**LOL**\n",
+        encoding="utf-8",
+    )
+    assert _seinfeld_lines(screenplay) == [
+        ("What is the deal with airline food?", True), ("I mean, seriously.", False), ("You're not funny.", True),
+    ]
 
 
 def test_vader_agreement_comes_from_the_raters(real) -> None:
@@ -178,3 +209,32 @@ def test_to_jsonl_fills_missing_schema_columns(tmp_path) -> None:
     assert list(back.columns) == COLUMNS
     assert back.loc[0, "split"] == "train" and np.isnan(back.loc[0, "agreement"])
     assert back.loc[0, "annotations"] is None
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ('{"text": "a", "label": "x"}\n{broken\n', "line 2 is not JSON"),
+    ('[1, 2]\n', "missing columns: text, label"),
+    ('{"text": null, "label": "x"}\n', "row 0 has null"),
+    ('{"text": NaN, "label": "x"}\n', "not a string"),
+    ('{"text": 5, "label": "x"}\n', "row 0 has a JSON int"),
+    ('{"text": {"a": 1}, "label": "x"}\n', "row 0 has a JSON dict"),
+    ('{"text": "a", "label": ["x"]}\n', "label that is not a string"),
+    ('{"body": "a", "label": "x"}\n', "missing columns: text"),
+    ("[" * 100_000 + "\n", "is not a dataset: line 1 is nested too deeply"),
+])
+def test_read_jsonl_refuses_malformed_and_wrong_typed_rows(tmp_path, content, problem):
+    path = tmp_path / "data.jsonl"
+    path.write_text(content)
+    with pytest.raises(InvalidInput, match=problem) as caught:
+        read_jsonl(path, name="dataset file:///store/dataset/x")
+    assert str(tmp_path) not in caught.value.message and "dataset file:///store/dataset/x" in caught.value.message
+
+
+def test_split_and_agreement_are_checked_on_their_own():
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"], "split": ["train", "dev"]})
+    with pytest.raises(InvalidInput, match="input 1: split values must be train or test, got: dev"):
+        check_split_and_agreement(frame, "input 1")
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"], "agreement": [0.5, 1.5]})
+    with pytest.raises(InvalidInput, match=r"agreement values must lie in \[0, 1\]; 1 do not, first at row 1"):
+        check_split_and_agreement(frame)
+    check_split_and_agreement(frame[["text", "label"]])

@@ -65,3 +65,11 @@ def test_a_cancelled_job_stops_at_its_next_progress_event():
         with pytest.raises(Cancelled, match="TrainingService/Train stopped: the server is shutting down"):
             report(Progress("train", 2))
     assert [e.done for e in seen] == [1] and active_jobs() == 0
+
+
+def test_an_ended_job_ignores_a_late_cancel(caplog):
+    with Job("AnalysisService/Diversity") as job:
+        pass
+    with caplog.at_level("INFO"):
+        job.cancel("the caller cancelled the call or its deadline passed")
+    assert not job.cancelled and "cancelling" not in caplog.text

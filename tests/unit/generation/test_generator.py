@@ -12,7 +12,7 @@ from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.core.progress import Progress
 from synthclf.generation.accounting import Price
 from synthclf.generation.cache import ResponseCache
-from synthclf.generation.generator import GenerationSpec, generate_rows
+from synthclf.generation.generator import REJECT_REASONS, GenerationSpec, generate_rows, request_seed
 from synthclf.generation.llm import LLMOutput, LLMRateLimited, LLMRequestRejected, LLMUnavailable
 from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle
 from generation_fakes import ScriptedLLM, SeededLLM, Task
@@ -43,7 +43,8 @@ def test_zero_shot_completion_counts_rows_and_stops_at_rows_per_label() -> None:
     assert sum(c.rejected.values()) == 2 and c.stopped_reason == "completed"
     assert c.accepted_per_label == {"ham": 2, "spam": 2} and c.requested_per_label == {"ham": 4, "spam": 2}
     assert all(call["kind"] == "complete" and call["stop"] == ["\n"] for call in llm.calls)
-    assert [call["seed"] for call in llm.calls] == [0, 1, 2, 3, 4, 5]
+    labels = ["ham"] * 4 + ["spam"] * 2
+    assert [call["seed"] for call in llm.calls] == [request_seed(0, label, i) for i, label in enumerate(labels)]
     assert llm.calls[0]["max_tokens"] == 120
     assert result.prompt_samples["first"] == llm.calls[0]["payload"]
     assert [e.done for e in events] == [1, 2, 3, 4, 5, 6]
@@ -117,6 +118,19 @@ def test_plain_chat_output_loses_its_preamble() -> None:
     assert [r["text"] for r in result.rows] == ["Call me when you land", "WIN cash now, reply YES"]
 
 
+def test_refusals_and_preambles_are_rejected_and_counted() -> None:
+    answers = [json.dumps({"text": "I'm sorry, but I can't help with creating that.", "label": "ham"}),
+               json.dumps({"text": "Sure, here's a ham message: see you at 6", "label": "ham"}),
+               json.dumps({"text": "I'm sorry I'm late, see you at 6", "label": "ham"}),
+               "As an AI language model, I cannot write spam.",
+               json.dumps({"text": "WIN a free cruise, reply YES", "label": "spam"})]  # fmt: skip
+    result = generate_rows(Task(), spec(rows_per_label=1, prompt_style="chat"), ScriptedLLM(answers))
+    assert [r["text"] for r in result.rows] == ["I'm sorry I'm late, see you at 6", "WIN a free cruise, reply YES"]
+    rejected = result.counts.rejected
+    assert (rejected["refusal"], rejected["preamble"], rejected["parse_error"]) == (1, 1, 1)
+    assert list(rejected) == list(REJECT_REASONS)
+
+
 def test_structured_chat_output_is_parsed_and_wrong_labels_rejected() -> None:
     answers = [json.dumps({"text": "see you at the station at 6", "label": "ham"}),
                json.dumps({"text": "you won a prize call now", "label": "ham"}),
@@ -127,7 +141,8 @@ def test_structured_chat_output_is_parsed_and_wrong_labels_rejected() -> None:
     assert result.structured_output
     assert [r["text"] for r in result.rows] == ["see you at the station at 6", "WIN a free cruise, reply YES"]
     assert result.counts.rejected["wrong_label"] == 1 and result.counts.rejected["parse_error"] == 1
-    schema = llm.calls[0]["response_format"]["json_schema"]["schema"]
+    assert llm.calls[0]["response_format"]["type"] == "json_object"  # llama-cpp-python 0.3.36 rejects json_schema
+    schema = llm.calls[0]["response_format"]["schema"]
     assert schema["properties"]["label"]["enum"] == ["ham", "spam"]
     assert '"label"' in llm.calls[0]["payload"][-1]["content"]
 
@@ -240,13 +255,14 @@ def test_a_rerun_replays_from_the_cache_without_calling_the_llm(tmp_path) -> Non
 
 
 def test_failed_requests_are_never_cached(tmp_path) -> None:
-    failing = SeededLLM(fail_seeds={2}, error=LLMUnavailable("boom", "server_error", 500))
+    failing = SeededLLM(fail_seeds={request_seed(0, "ham", 2)}, error=LLMUnavailable("boom", "server_error", 500))
     with ResponseCache(tmp_path) as cache:
         first = generate_rows(Task(), spec(rows_per_label=3, concurrency=3), failing, cache=cache)
         assert first.counts.rejected["request_failed"] == 1 and first.counts.failures == {"server_error": 1}
         healthy = SeededLLM()
         again = generate_rows(Task(), spec(rows_per_label=3, concurrency=3), healthy, cache=cache)
-    assert healthy.calls[0]["seed"] == 2  # the failed request is sent again; 0 and 1 come from the cache
+    # the failed request is sent again; 0 and 1 come from the cache
+    assert healthy.calls[0]["seed"] == request_seed(0, "ham", 2)
     assert again.counts.cache_hits >= 2 and again.counts.rejected["request_failed"] == 0
     assert len(healthy.calls) == again.counts.requested - again.counts.cache_hits
 

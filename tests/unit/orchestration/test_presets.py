@@ -15,6 +15,7 @@ def test_paper_offline_covers_every_task_with_offline_data():
     config = resolve_config()
     assert config == PRESETS["paper-offline"]
     assert config.tasks == OFFLINE_TASKS and config.sources == ["real", "zero_shot", "few_shot"]
+    assert len(config.tasks) == 7 and {"sarcasm_tweets", "seinfeld_humor"} <= set(config.tasks)
     assert all(data_available(get_task(name)) for name in config.tasks)
     assert config.backbones == [""]  # the offline default encoder
 
