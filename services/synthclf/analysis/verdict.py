@@ -163,7 +163,8 @@ def decide(replace: Sequence[ReplaceCheck], stretch: Sequence[StretchCheck], del
                            f"Macro-F1 from {best.real_macro_f1:.3f} to {best.mixed_macro_f1:.3f}: gain "
                            f"{_diff_text(best.gain)}, more than δ = {delta:g}{note}.")
     if not replace and not stretch:
-        return "dont", "no comparison could be made: the task has no full-real model and no mixed models."
+        return "dont", ("no comparison could be made: no synthetic source alone was evaluated beside a "
+                        "full-real model (replace), and no mixed model beside its curve point (stretch).")
     parts = []
     if replace:
         best = max(replace, key=lambda r: r.difference.value)
