@@ -3,7 +3,8 @@
 For each method of ``synthclf.v1`` (generation, training, inference, analysis) and of the Open
 Inference Protocol (``inference.GRPCInferenceService``): schema-aware mutations of a valid
 request (strategies built from the proto descriptors, fuzz_requests.py), then random and
-corrupted bytes sent through a raw channel method (no serializer). Every answer must be a
+corrupted bytes sent through a raw channel method (no serializer). A client-streaming method
+(Upload) gets the mutated or corrupted message first, then a valid chunk of a CSV file. Every answer must be a
 status the caller can act on: never INTERNAL (a bug) or UNKNOWN (an escaped exception).
 After each method the server must still report SERVING on grpc.health.v1 and answer a valid
 Predict. Runs are derandomized (the same cases every run, so CI is stable); set
@@ -24,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from fuzz_requests import corrupted_bytes, mutations
 
-from synthclf.clients import AnalysisClient, InferenceClient, TrainingClient
+from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.artifacts import publish
 from synthclf.core.config import Settings
 from synthclf.core.datasets import to_jsonl
@@ -32,12 +33,14 @@ from synthclf.core.store import open_store
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.server import start_server
 from synthclf.v1 import (
-    analysis_pb2, generation_pb2, inference_pb2, training_pb2,
+    analysis_pb2, generation_pb2, generation_pb2_grpc, inference_pb2, training_pb2,
 )
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
 
 PROTECTED = "fuzz-protected"  # the model the fuzzer never unloads; Predict checks it at the end
+TINY_TASK = "name: tiny\nlabels:\n  - {name: pos, description: a happy text}\n  - {name: neg, description: a sad text}\n"
+UPLOADED = b"text,label\n" + b"".join(b"text number %d,%s\n" % (i, b"pos" if i % 2 else b"neg") for i in range(40))
 #: Mutated requests and corrupted byte strings per method; jobs that really run get fewer.
 MUTATIONS, RAW = 16, 8
 BUDGET = {"Train": 8, "ExportOnnx": 4, "Report": 5, "LoadModel": 8, "Diversity": 8, "Similarity": 6,
@@ -89,7 +92,7 @@ def env(tmp_path_factory, publish_onnx_model):
     (root / "data").mkdir()
     settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache",
                         llm_base_url="http://127.0.0.1:9/v1", llm_timeout_s=1.0,
-                        inference_max_loaded_models=3, max_analysis_texts=64)
+                        inference_max_loaded_models=3, max_analysis_texts=64, upload_max_bytes=100_000)
     onnx_uri = publish_onnx_model(settings)
     dataset = _dataset(settings, root / "data")
     backbone = str(_tiny_backbone(root / "backbone"))
@@ -106,6 +109,12 @@ def env(tmp_path_factory, publish_onnx_model):
         evaluation, _ = client.evaluate(analysis_pb2.EvaluateRequest(
             dataset_uri=dataset, model_uri=onnx_uri, in_process=True, n_bootstrap=10,
             condition=analysis_pb2.Condition(task="sms_spam", source="real")), progress=lambda e: None)
+    upload_header = generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(
+        filename="mine.csv", size=len(UPLOADED)))
+    with GenerationClient(address) as client:
+        task_uri = client.publish_task(TINY_TASK, "tiny.yaml").task.uri
+        upload_uri = generation_pb2_grpc.GenerationServiceStub(client.channel).Upload(
+            iter([upload_header, generation_pb2.UploadRequest(chunk=UPLOADED)]), timeout=60).upload.uri
     text = oip.ModelInferRequest.InferInputTensor(
         name="text", datatype="BYTES", shape=[2],
         contents=oip.InferTensorContents(bytes_contents=[b"win a prize", b"see you"]))
@@ -114,9 +123,8 @@ def env(tmp_path_factory, publish_onnx_model):
                                                    mode=generation_pb2.GENERATION_MODE_ZERO_SHOT),
         "ImportRealData": generation_pb2.ImportRealDataRequest(task="sms_spam", max_train_rows=20,
                                                                max_test_rows=10),
-        "Upload": generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(filename="data.csv", size=20)),
-        "PublishTask": generation_pb2.PublishTaskRequest(
-            yaml="name: fuzz\nlabels: [{name: a, description: x}, {name: b, description: y}]\n"),
+        "Upload": upload_header,
+        "PublishTask": generation_pb2.PublishTaskRequest(yaml=TINY_TASK, source="tiny.yaml"),
         "Download": generation_pb2.DownloadRequest(uri=dataset),
         "Train": train,
         "ExportOnnx": training_pb2.ExportOnnxRequest(model_uri=model_uri),
@@ -142,7 +150,8 @@ def env(tmp_path_factory, publish_onnx_model):
         "RepositoryModelLoad": oip.RepositoryModelLoadRequest(model_name=PROTECTED),
         "RepositoryModelUnload": oip.RepositoryModelUnloadRequest(model_name="fuzz-loaded"),
     }
-    pool = [dataset, onnx_uri, model_uri, evaluation.uri, dataset.rstrip("/") + "-missing", "sms_spam",
+    pool = [dataset, onnx_uri, model_uri, evaluation.uri, task_uri, upload_uri, "mine.csv", "label",
+            dataset.rstrip("/") + "-missing", "sms_spam",
             PROTECTED, "fuzz-loaded", address, backbone, str(root), "zero_shot", "1", "text", "BYTES"]
     channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20),
                                                       ("grpc.max_send_message_length", 64 << 20)])
@@ -152,11 +161,14 @@ def env(tmp_path_factory, publish_onnx_model):
 
 
 def _call(channel: grpc.Channel, method, data: bytes) -> grpc.StatusCode:
-    """Send raw request bytes to ``method``; the final status (responses are not decoded)."""
+    """Send raw request bytes to ``method``; the final status (responses are not decoded).
+
+    A client-streaming method (Upload) gets ``data`` first, then a valid chunk of a CSV file."""
     path = f"/{method.containing_service.full_name}/{method.name}"
     try:
-        if method.client_streaming:  # Upload: the fuzzed message as a one-message stream
-            channel.stream_unary(path)(iter([data]), timeout=CALL_TIMEOUT_S)
+        if method.client_streaming:
+            chunk = generation_pb2.UploadRequest(chunk=UPLOADED).SerializeToString()
+            channel.stream_unary(path)(iter([data, chunk]), timeout=CALL_TIMEOUT_S)
         elif method.server_streaming:
             for _ in channel.unary_stream(path)(data, timeout=CALL_TIMEOUT_S):
                 pass

@@ -474,6 +474,17 @@ def test_an_unreachable_llm_is_unavailable_without_its_url(env):
 
 # --- Finding 8: bad input is refused before work starts ----------------------------------------
 
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"opset": 1}, "opset must lie in [14, 20]"), ({"opset": 99}, "opset must lie in [14, 20]"),
+    ({"parity_tolerance": float("nan")}, "parity_tolerance must be a positive number"),
+    ({"parity_tolerance": -1.0}, "parity_tolerance must be a positive number"),
+])
+def test_export_parameters_are_checked_before_exporting(env, fields, problem):
+    _, training, _, _ = stubs(env)  # opset 1 used to fail inside torch.onnx: INTERNAL (the fuzz test found it)
+    request = training_pb2.ExportOnnxRequest(model_uri=env["onnx"], **fields)
+    assert problem in refused(training.ExportOnnx, request, Code.INVALID_ARGUMENT)
+
+
 def test_min_words_above_max_words_is_refused_before_generating(env):
     generation, *_ = stubs(env)  # the LLM is unreachable: had it generated, this were UNAVAILABLE
     request = generation_pb2.GenerateRequest(task="sms_spam", rows_per_label=1, min_words=50, max_words=10,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 
 import pandas as pd
@@ -40,6 +41,10 @@ REAL = "real"
 #: Default ONNX opset and parity tolerance (max |Δlogit|), as documented in training.proto.
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-4
+#: Opsets ExportOnnx accepts: 14 (scaled dot-product attention) to 20, the TorchScript exporter's
+#: maximum (``torch.onnx._constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET``); opset 1 failed with
+#: "Unsupported: ONNX export of Slice with dynamic inputs" (found by tests/integration/test_fuzz.py).
+MIN_OPSET, MAX_OPSET = 14, 20
 
 __all__ = ["TrainingCore", "TrainingData"]
 
@@ -226,8 +231,15 @@ class TrainingCore:
 
         Raises:
             NotFound: no model at ``model_uri``.
+            InvalidInput: ``opset`` outside [:data:`MIN_OPSET`, :data:`MAX_OPSET`], or a
+                tolerance that is not a positive finite number.
             IntegrityError: parity check failed (max |Δlogit| > tolerance or argmax differs).
         """
+        if not MIN_OPSET <= opset <= MAX_OPSET:
+            raise InvalidInput(f"opset must lie in [{MIN_OPSET}, {MAX_OPSET}] (the ONNX opsets the "
+                               f"exporter supports for these encoders), got {opset}")
+        if not (math.isfinite(tolerance) and tolerance > 0):
+            raise InvalidInput(f"parity_tolerance must be a positive number, got {tolerance}")
         params = {"model_uri": model_uri, "opset": opset, "tolerance": tolerance,
                   "quantize_int8": quantize_int8}
         artifact_id = job_id("onnx", params)
