@@ -42,7 +42,7 @@ from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.inputs import fetch_kind, read_dataset
-from synthclf.core.limits import check_at_most, check_count, shown
+from synthclf.core.limits import check_at_most, check_count, check_seed, shown
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 
@@ -444,7 +444,7 @@ class AnalysisCore:
         if not dataset_uris:
             raise InvalidInput("a projection needs at least one dataset URI")
         check_at_most(len(dataset_uris), self.settings, "max_request_uris", "dataset URIs")
-        check_analysis_texts(self.settings, max_texts)
+        check_analysis_texts(self.settings, max_texts, seed=seed)
         check_count(points, 1, self.settings, "max_analysis_texts", "points per dataset (points)")
         params = {"dataset_uris": list(dataset_uris), "max_texts": max_texts, "points": points, "seed": seed,
                   "embedding": MODEL_NAME}
@@ -490,12 +490,13 @@ class AnalysisCore:
 
         Raises:
             InvalidInput: no evaluations, several tasks, unpaired evaluations, δ out of range,
-                a negative label cost. NotFound: an artifact is missing.
+                a negative label cost, a seed outside [0, 2**32 - 1]. NotFound: an artifact is missing.
         """
         if not evaluation_uris:
             raise InvalidInput("a verdict needs the evaluation URIs of one task")
         check_at_most(len(evaluation_uris) + len(synthetic_datasets or {}), self.settings, "max_request_uris",
                       "evaluation and dataset URIs")
+        check_seed(seed)
         if label_cost_usd is not None and not (math.isfinite(label_cost_usd) and label_cost_usd >= 0):
             raise InvalidInput(f"label cost must be a finite amount >= 0 US$, got {label_cost_usd}")
         synthetic_datasets = dict(synthetic_datasets or {})
