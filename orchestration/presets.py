@@ -17,14 +17,25 @@ of generation on 2 vCPUs, plus ≈ 15 min for 21 MiniLM fine-tunes (up to 10 epo
 stopping on validation Macro-F1, 128 tokens), evaluation on at most 1 000 real test texts per
 task and the analyses on at most 500 texts per dataset: ≈ 3.5 h. To fit 2.5 h here, pass
 ``--rows-per-label 34`` (estimate), or point ``SYNTHCLF_LLM_BASE_URL`` at a faster server.
+Its learning curve (n ∈ {8, 16, 32} real rows per label × 3 seeds, each synthetic set mixed
+into 8 real rows per label × 3 seeds) adds 15 small models per task; at ≈ 30 s each (fine-tune
+on 16–300 rows, ONNX export with parity check, load, evaluation) that is ≈ 8 min per task —
+an estimate, not a measurement (docs/analysis.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from orchestration.config import BASE_SOURCES, ExperimentConfig, GenerationOptions, TrainingOptions
+from orchestration.config import (
+    BASE_SOURCES, ExperimentConfig, GenerationOptions, LearningCurveOptions, TrainingOptions,
+)
 from synthclf.core.errors import InvalidInput, validated
+
+#: The learning curve of ``synthclf run`` / ``make run`` (README): n ∈ {8, 16, 32} real rows per
+#: label × 3 seeds, and each synthetic set mixed into 8 real rows per label × 3 seeds — 15 small
+#: fine-tunes on 16–76 rows beside the run's three Table-1 models.
+RUN_CURVE = LearningCurveOptions(sizes=[8, 16, 32], seeds=[0, 1, 2], stretch_sizes=[8])
 
 #: Tasks with real labelled data in packages on an offline machine (catalog ``offline_source``).
 OFFLINE_TASKS = ["sms_spam", "bbc_news", "rotten_tomatoes", "vader_movie", "trec", "sarcasm_tweets", "seinfeld_humor"]
@@ -35,12 +46,14 @@ PRESETS: dict[str, ExperimentConfig] = {
         tasks=OFFLINE_TASKS, sources=list(BASE_SOURCES), test_rows=1000, max_texts=500,
         generation=GenerationOptions(rows_per_label=50),
         training=TrainingOptions(epochs=10, max_length=128),
+        curve=LearningCurveOptions(sizes=[8, 16, 32], seeds=[0, 1, 2], stretch_sizes=[8]),
     ),
     "smoke": ExperimentConfig(
         title="synthclf smoke test (tiny sizes)",
         tasks=["sms_spam"], sources=list(BASE_SOURCES), real_train_rows=24, test_rows=60, max_texts=100,
         generation=GenerationOptions(rows_per_label=4, max_words=20),
         training=TrainingOptions(epochs=1, batch_size=8, max_length=32),
+        curve=LearningCurveOptions(sizes=[8, 16], seeds=[0, 1], stretch_sizes=[8]),
     ),
 }
 

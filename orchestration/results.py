@@ -1,95 +1,113 @@
-"""What an experiment run produced: one outcome per trained model, Table 1, Prefect artifacts.
+"""What an experiment run produced: one outcome per trained model, Table 1, verdicts, Prefect artifacts.
 
-:func:`table1_markdown` renders the paper's Table 1 from the outcomes — one row per task,
-one column per data source (and backbone, when several), each cell "Macro-F1 / accuracy" on
-the task's real test split, averaged over seeds (± sample standard deviation when there are
-several). :func:`publish_run_artifacts` attaches it and a link to the full report to the
-Prefect flow run.
+:func:`table1_markdown` renders the paper's Table 1 from the outcomes with the one Table-1
+aggregator (:func:`synthclf.analysis.table1.aggregate`: seeds as mean ± sd, backbones as rows);
+:func:`verdict_markdown` the verdict per task. :func:`publish_run_artifacts` attaches both and
+a link to the full report to the Prefect flow run.
 """
 
 from __future__ import annotations
 
-import statistics
-
 from pydantic import BaseModel, Field
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-from orchestration.config import BASE_SOURCES, ExperimentConfig
-from orchestration.tasks import Evaluation
+from orchestration.config import ExperimentConfig
+from orchestration.tasks import Evaluation, VerdictSummary
+from synthclf.analysis.condition import Condition
+from synthclf.analysis.metrics import Interval
+from synthclf.analysis.runs import ScoredRun
+from synthclf.analysis.table1 import aggregate, markdown_table, table1
+from synthclf.core.errors import InvalidInput
 
 REPORT_FILE = "report.html"
 
 
 class RunOutcome(BaseModel):
-    """One cell of the matrix: a model trained on one data source, evaluated on real test data."""
+    """One cell of the plan: a model trained on one data source, evaluated on real test data."""
 
     task: str
     source: str = Field(description="Data source, e.g. 'few_shot' or 'real:100+few_shot'.")
     backbone: str = Field(description="Encoder; '' = the service's default.")
     seed: int
-    label: str = Field(description="The 'source' tag of the evaluation: the source, plus backbone and "
-                       "seed when the experiment varies them (the report's columns).")
+    real_per_label: int = Field(0, description="Real rows per label (curve point or mixed model); 0: Table 1.")
+    label: str = Field(description="The cell as shown in logs: its data, backbone and seed.")
     model_uri: str = ""
     onnx_uri: str = ""
     evaluation: Evaluation | None = None
     error: str = Field("", description="Why this cell has no evaluation.")
 
+    @classmethod
+    def of(cls, condition: Condition, config: ExperimentConfig) -> RunOutcome:
+        """The (not yet run) outcome of a planned cell."""
+        label = condition.label
+        if len(config.backbones) > 1:
+            label += f" [{condition.backbone_name}]"
+        if len(config.seeds) > 1 or condition.real_per_label:
+            label += f" seed {condition.seed}"
+        return cls(task=condition.task, source=condition.source, backbone=condition.backbone, seed=condition.seed,
+                   real_per_label=condition.real_per_label, label=label)
+
+    def condition(self) -> Condition:
+        """The cell's typed condition."""
+        return Condition(task=self.task, source=self.source, backbone=self.backbone, seed=self.seed,
+                         real_per_label=self.real_per_label)
+
+
+class AnalysisOutputs(BaseModel):
+    """What the analysis plan produced: artifact URIs for the report and the verdicts."""
+
+    uris: list[str] = Field(default_factory=list)
+    verdicts: list[VerdictSummary] = Field(default_factory=list)
+
 
 class ExperimentResult(BaseModel):
-    """An experiment run: its configuration, outcomes, Table 1 and report."""
+    """An experiment run: its configuration, outcomes, Table 1, verdicts and report."""
 
     config: ExperimentConfig
     outcomes: list[RunOutcome]
     table: str = Field(description="Table 1 as Markdown (see table1_markdown).")
+    verdicts: list[VerdictSummary] = Field(default_factory=list)
     report_uri: str = Field("", description="The report artifact; '' when no model was evaluated.")
     report_markdown: str = ""
     analysis_uris: list[str] = Field(default_factory=list)
 
 
-def _column(source: str, backbone: str, backbones: list[str]) -> str:
-    return f"{source} [{backbone or 'default'}]" if len(backbones) > 1 else source
-
-
-def _cell(values: list[Evaluation]) -> str:
-    if not values:
-        return "–"
-    f1 = [v.macro_f1 for v in values]
-    acc = [v.accuracy for v in values]
-    if len(values) == 1:
-        return f"{f1[0]:.3f} / {acc[0]:.3f}"
-    return (f"{statistics.fmean(f1):.3f} ± {statistics.stdev(f1):.3f} / "
-            f"{statistics.fmean(acc):.3f} ± {statistics.stdev(acc):.3f}")
+def _scored(outcome: RunOutcome) -> ScoredRun:
+    e = outcome.evaluation
+    return ScoredRun(condition=outcome.condition(), macro_f1=e.macro_f1, accuracy=e.accuracy, support=e.support,
+                     evaluation_uri=e.uri,
+                     macro_f1_ci=Interval(low=e.macro_f1_ci[0], high=e.macro_f1_ci[1]) if e.macro_f1_ci else None,
+                     accuracy_ci=Interval(low=e.accuracy_ci[0], high=e.accuracy_ci[1]) if e.accuracy_ci else None)
 
 
 def table1_markdown(outcomes: list[RunOutcome]) -> str:
-    """Table 1: rows = tasks, columns = data sources (× backbones), cells = Macro-F1 / accuracy.
+    """Table 1 of the run: rows = tasks (× backbones), columns = data sources, seeds averaged.
 
     Args:
-        outcomes: the run's outcomes; those without an evaluation show as "–".
+        outcomes: the run's outcomes; curve points and mixed models are left out, failed cells
+            are listed under the table.
 
     Returns:
-        A Markdown table with a caption line naming the test sizes and the number of seeds.
+        Markdown: the table and its caption (test sizes, seeds, intervals), then the failures.
+        Intervals are the evaluations' bootstrap intervals with one seed; with several, the
+        report's Table 1 adds the seeds-and-test-set intervals (the flow has no resamples).
     """
-    tasks = list(dict.fromkeys(o.task for o in outcomes))
-    backbones = list(dict.fromkeys(o.backbone for o in outcomes))
-    sources = list(dict.fromkeys(o.source for o in outcomes))
-    sources.sort(key=lambda s: (BASE_SOURCES.index(s) if s in BASE_SOURCES else len(BASE_SOURCES), s))
-    columns = [(s, b) for s in sources for b in backbones]
-    header = ["task", *[f"{_column(s, b, backbones)} (Macro-F1 / acc.)" for s, b in columns]]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for task in tasks:
-        cells = [_cell([o.evaluation for o in outcomes if o.task == task and o.source == s
-                        and o.backbone == b and o.evaluation is not None]) for s, b in columns]
-        lines.append("| " + " | ".join([task, *cells]) + " |")
-    seeds = len({o.seed for o in outcomes})
-    support = {o.task: o.evaluation.support for o in outcomes if o.evaluation is not None}
-    caption = ("Macro-F1 / accuracy on each task's real test split "
-               f"({', '.join(f'{t}: n={n}' for t, n in support.items()) or 'no evaluation'})")
-    if seeds > 1:
-        caption += f"; mean ± sd over {seeds} training seeds"
-    failed = [o for o in outcomes if o.evaluation is None]
-    notes = [f"- {o.task} / {o.label}: {o.error}" for o in failed]
-    return "\n".join([*lines, "", caption + ".", *([""] + notes if notes else [])]) + "\n"
+    scored = [_scored(o) for o in outcomes if o.evaluation is not None and o.real_per_label == 0]
+    notes = [f"- {o.task} / {o.label}: {o.error}" for o in outcomes if o.evaluation is None]
+    try:
+        table = table1(aggregate(scored))
+    except InvalidInput:
+        return "\n".join(["no Table-1 model was evaluated", *([""] + notes if notes else [])]) + "\n"
+    lines = [markdown_table(table.header, table.rows), "", table.caption + "."]
+    return "\n".join([*lines, *([""] + notes if notes else [])]) + "\n"
+
+
+def verdict_markdown(verdicts: list[VerdictSummary]) -> str:
+    """The verdict per task as a Markdown table (task, verdict, why, real-label equivalents)."""
+    rows = [[v.task, "don't" if v.decision == "dont" else v.decision, v.reason,
+             "; ".join(f"{model} ≈ {text}" for model, text in v.equivalents.items()) or "–"]
+            for v in sorted(verdicts, key=lambda v: v.task)]
+    return markdown_table(["task", "verdict", "why", "real labels per label"], rows) + "\n"
 
 
 def report_link(report_uri: str) -> str:
@@ -98,13 +116,14 @@ def report_link(report_uri: str) -> str:
     return f"{report_uri.rstrip('/')}/{REPORT_FILE}"
 
 
-def publish_run_artifacts(title: str, table: str, report_uri: str) -> None:
-    """Attach Table 1 (Markdown artifact) and the report link (link artifact) to the flow run.
+def publish_run_artifacts(title: str, table: str, verdicts: list[VerdictSummary], report_uri: str) -> None:
+    """Attach the verdict table and Table 1 (Markdown artifact) and the report link to the flow run.
 
     Both use fixed keys, so the Prefect UI keeps one versioned history per key across runs.
     """
-    create_markdown_artifact(markdown=f"# {title}\n\n{table}", key="experiment-table-1",
-                             description="Table 1: Macro-F1 / accuracy per task and data source")
+    answer = f"## Verdict\n\n{verdict_markdown(verdicts)}\n" if verdicts else ""
+    create_markdown_artifact(markdown=f"# {title}\n\n{answer}## Table 1\n\n{table}", key="experiment-verdict",
+                             description="Verdict per task (replace / stretch / don't) and Table 1")
     if report_uri:
         create_link_artifact(link=report_link(report_uri), link_text="report.html", key="experiment-report",
                              description=f"Full report (figures, analyses, lineage) of '{title}'")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
@@ -22,6 +22,7 @@ from prefect.tasks import exponential_backoff
 from orchestration.caching import ARTIFACT_INPUTS
 from orchestration.config import Endpoints, GenerationOptions, TrainingOptions, UserData
 from orchestration.limits import slot
+from synthclf.analysis.condition import Condition
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.progress_display import ProgressReporter
@@ -42,6 +43,18 @@ class Evaluation(BaseModel):
     macro_f1: float
     accuracy: float
     support: int
+    macro_f1_ci: tuple[float, float] | None = Field(None, description="Bootstrap interval (low, high).")
+    accuracy_ci: tuple[float, float] | None = None
+
+
+class VerdictSummary(BaseModel):
+    """A task's verdict artifact and its headline: decision, reason, real-label equivalents."""
+
+    uri: str
+    task: str
+    decision: str
+    reason: str
+    equivalents: dict[str, str] = Field(default_factory=dict, description="model → '≈ 22 (15–31)'.")
 
 
 class Report(BaseModel):
@@ -123,16 +136,19 @@ def generate_dataset(endpoints: Endpoints, task_name: str, mode: str, options: G
 @task(**CACHED)
 def train_classifier(endpoints: Endpoints, task_name: str, dataset_uris: list[str], counts: list[int],
                      fractions: list[float], options: TrainingOptions, backbone: str = "",
-                     seed: int = 0) -> str:
+                     seed: int = 0, per_label: list[int] | None = None) -> str:
     """Fine-tune an encoder on a mixture of datasets → model URI.
 
     Args:
         dataset_uris: the datasets, concatenated.
         counts: rows to draw from each (0: see ``fractions``).
         fractions: share of each to draw (0 with count 0: every row).
+        per_label: rows of every label to draw from each (a balanced draw; 0: see counts);
+            None: all 0.
     """
-    data = [training_pb2.TrainingData(uri=uri, count=count, fraction=fraction)
-            for uri, count, fraction in zip(dataset_uris, counts, fractions, strict=True)]
+    per_label = per_label or [0] * len(dataset_uris)
+    data = [training_pb2.TrainingData(uri=uri, count=count, fraction=fraction, count_per_label=n)
+            for uri, count, fraction, n in zip(dataset_uris, counts, fractions, per_label, strict=True)]
     request = training_pb2.TrainRequest(
         task=task_name, data=data, backbone=backbone, epochs=options.epochs,
         batch_size=options.batch_size, learning_rate=options.learning_rate,
@@ -160,18 +176,24 @@ def load_model(endpoints: Endpoints, name: str, onnx_uri: str) -> str:
 
 @task(**CACHED)
 def evaluate_model(endpoints: Endpoints, model_name: str, onnx_uri: str, test_uri: str,
-                   tags: dict[str, str]) -> Evaluation:
-    """Macro-F1 and accuracy of a served model on a real test split.
+                   condition: Condition) -> Evaluation:
+    """Macro-F1 and accuracy (bootstrap intervals) of a served model on a real test split.
 
     ``onnx_uri`` is the artifact served as ``model_name``: it makes the cache key follow the
-    model's content rather than its serving name. The analysis service calls the inference
-    service its own settings name (docs/security.md: never an address from the request).
+    model's content rather than its serving name. ``condition`` (what the model was trained
+    on) is recorded in the evaluation: Table 1, the curve and the verdict group by it. The
+    analysis service calls the inference service its own settings name (docs/security.md:
+    never an address from the request).
     """
-    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri, tags=tags)
+    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri,
+                                           condition=analysis_pb2.Condition(**condition.model_dump()))
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
         ref, metrics = client.evaluate(request, _progress())
-    return Evaluation(uri=ref.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy,
-                      support=metrics.support)
+    return Evaluation(uri=ref.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy, support=metrics.support,
+                      macro_f1_ci=(metrics.macro_f1_ci.low, metrics.macro_f1_ci.high)
+                      if metrics.HasField("macro_f1_ci") else None,
+                      accuracy_ci=(metrics.accuracy_ci.low, metrics.accuracy_ci.high)
+                      if metrics.HasField("accuracy_ci") else None)
 
 
 @task(**CACHED)
@@ -207,6 +229,28 @@ def instance_subjectivity(endpoints: Endpoints, evaluation_uri: str) -> str:
 
 
 @task(**CACHED)
+def measure_projection(endpoints: Endpoints, dataset_uris: list[str], max_texts: int = 0, seed: int = 0) -> str:
+    """Figure 1's PCA projection of one task's training sets → projection URI."""
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        return client.projection(dataset_uris, max_texts=max_texts, seed=seed, progress=_progress()).uri
+
+
+@task(**CACHED)
+def decide_verdict(endpoints: Endpoints, evaluation_uris: list[str], delta: float,
+                   label_cost_usd: float | None = None, synthetic_datasets: dict[str, str] | None = None,
+                   seed: int = 0) -> VerdictSummary:
+    """One task's learning curve, real-label equivalents and verdict → its summary."""
+    with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
+        response = client.verdict(evaluation_uris, delta=delta, label_cost_usd=label_cost_usd or 0.0,
+                                  synthetic_datasets=synthetic_datasets, seed=seed)
+    names = {0: "{source}", 1: "{k} real/label + {source}"}
+    return VerdictSummary(uri=response.verdict.uri, task=response.task, decision=response.decision,
+                          reason=response.reason, equivalents={
+                              names[bool(e.real_per_label)].format(source=e.source, k=e.real_per_label)
+                              + (f" [{e.backbone}]" if e.backbone else ""): e.text for e in response.equivalents})
+
+
+@task(**CACHED)
 def task_subjectivity(endpoints: Endpoints, evaluation_uris: list[str]) -> str:
     """Real → synthetic Macro-F1 gap against task subjectivity → task-subjectivity URI."""
     with AnalysisClient(endpoints.analysis) as client:
@@ -214,10 +258,8 @@ def task_subjectivity(endpoints: Endpoints, evaluation_uris: list[str]) -> str:
 
 
 @task(**CACHED)
-def write_report(endpoints: Endpoints, title: str, evaluation_uris: list[str], input_uris: list[str],
-                 max_texts: int = 0, seed: int = 0) -> Report:
-    """Render the report (Table 1, analyses, figures) → report URI and Markdown."""
+def write_report(endpoints: Endpoints, title: str, evaluation_uris: list[str], input_uris: list[str]) -> Report:
+    """Render the report from the evaluations and analysis artifacts → report URI and Markdown."""
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
-        response = client.report(title, evaluation_uris, input_uris, max_texts=max_texts, seed=seed,
-                                 progress=_progress())
+        response = client.report(title, evaluation_uris, input_uris, progress=_progress())
     return Report(uri=response.report.uri, markdown=response.markdown)

@@ -6,7 +6,7 @@
     synthclf serve all|<service> [...]     host services (all four in one process: embedded default)
     synthclf health --address HOST:PORT    exit 0 when grpc.health.v1 says SERVING
     synthclf llm serve | path              the local llama.cpp server (Qwen2.5-Coder-1.5B-Instruct)
-    synthclf run [--task sms_spam] [...]   the main job: the experiment flow on the embedded default
+    synthclf run [--task sms_spam] [...]   the main job: the experiment flow (+ learning curve, verdict) embedded
     synthclf experiment --preset paper-offline [...]   a study over tasks × sources, Table 1 + report
     synthclf predict --model NAME "text" …  classify texts with a served model (label + probabilities)
     synthclf models list|load|unload        the inference service's live model versions
@@ -124,17 +124,34 @@ def _print_report_location(report_uri: str) -> None:
         print(f"report: {report_uri} (report.md, report.html)")
 
 
+def _curve_overrides(args: argparse.Namespace) -> dict:
+    """The learning-curve options given on the command line."""
+    return {key: value for key, value in {
+        "sizes": args.curve_sizes, "seeds": args.curve_seeds, "stretch_sizes": args.stretch_sizes,
+        "delta": args.delta, "label_cost_usd": args.label_cost,
+        "enabled": False if args.no_curve else None}.items() if value is not None}
+
+
+def _print_answer(result) -> None:
+    from orchestration.results import verdict_markdown
+
+    if result.verdicts:
+        print("Verdict\n\n" + verdict_markdown(result.verdicts))
+    print("Table 1\n\n" + result.table)
+    _print_report_location(result.report_uri)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from orchestration.config import ExperimentConfig, GenerationOptions, TrainingOptions
+    from orchestration.config import ExperimentConfig, GenerationOptions, LearningCurveOptions, TrainingOptions
+    from orchestration.presets import RUN_CURVE
     from synthclf.cli_data import user_task_preparer
 
+    curve = LearningCurveOptions.model_validate({**RUN_CURVE.model_dump(), **_curve_overrides(args)})
     config = ExperimentConfig(tasks=[args.task], real_train_rows=args.real_train_rows, test_rows=args.test_rows,
                               data_seed=args.seed, seeds=[args.seed],
                               generation=GenerationOptions(rows_per_label=args.rows_per_label),
-                              training=TrainingOptions(epochs=args.epochs))
-    result = _run_experiment(config, user_task_preparer(args))
-    print(result.report_markdown)
-    _print_report_location(result.report_uri)
+                              training=TrainingOptions(epochs=args.epochs), curve=curve)
+    _print_answer(_run_experiment(config, user_task_preparer(args)))
     return 0
 
 
@@ -147,10 +164,9 @@ def _experiment(args: argparse.Namespace) -> int:
         "test_rows": args.test_rows, "real_train_rows": args.real_train_rows, "max_texts": args.max_texts,
         "generation": None if args.rows_per_label is None else {"rows_per_label": args.rows_per_label},
         "training": None if args.epochs is None else {"epochs": args.epochs},
+        "curve": _curve_overrides(args) or None,
     }.items() if value is not None}
-    result = _run_experiment(resolve_config(preset=args.preset, overrides=overrides), user_task_preparer(args))
-    print(result.table)
-    _print_report_location(result.report_uri)
+    _print_answer(_run_experiment(resolve_config(preset=args.preset, overrides=overrides), user_task_preparer(args)))
     return 0
 
 
@@ -202,6 +218,20 @@ def _models(args: argparse.Namespace) -> int:
         print(f"{verb} {r['name']} v{r['version']}  {r['execution_provider']}  max_length "
               f"{r['max_length']}  labels {', '.join(r['labels'])}  {r['artifact']}")
     return 0
+
+
+def _curve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the learning curve, the mixed models and the verdict (docs/analysis.md)."""
+    parser.add_argument("--curve-sizes", nargs="+", type=int, help="real rows per label of the learning curve "
+                        "(default: run 8 16 32; experiment 8, 16, … up to the training split)")
+    parser.add_argument("--curve-seeds", nargs="+", type=int, help="seeds per curve point and mixed model (≥ 3)")
+    parser.add_argument("--stretch-sizes", nargs="*", type=int, help="k real rows per label mixed with each "
+                        "synthetic set (default: the curve's two smallest sizes; none: no mixed models)")
+    parser.add_argument("--delta", type=float, help="margin δ in Macro-F1 of the verdict (default 0.02)")
+    parser.add_argument("--label-cost", type=float, help="price of one human label in US$: adds the cost per "
+                        "equivalent real label (default: unset)")
+    parser.add_argument("--no-curve", action="store_true", default=None,
+                        help="no learning curve, mixed models or equivalents (the verdict can then only say replace)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--test-rows", type=int, default=0, help="0 = whole real test split")
     run.add_argument("--epochs", type=int, default=3)
     run.add_argument("--seed", type=int, default=0)
+    _curve_arguments(run)
     add_data_arguments(run)
     run.set_defaults(func=_run)
 
@@ -276,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--test-rows", type=int, help="0 = whole real test split")
     study.add_argument("--epochs", type=int, help="training epochs")
     study.add_argument("--max-texts", type=int, help="texts per dataset in the analyses")
+    _curve_arguments(study)
     add_data_arguments(study)
     study.set_defaults(func=_experiment)
 

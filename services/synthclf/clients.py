@@ -429,17 +429,32 @@ class AnalysisClient(_Client):
         return self._unary(stub.TaskSubjectivity,
                            analysis_pb2.TaskSubjectivityRequest(evaluation_uris=evaluation_uris))
 
+    def projection(self, dataset_uris: list[str], *, max_texts: int = 0, points: int = 0, seed: int = 0,
+                   progress: ProgressFn | None = None) -> ArtifactRef:
+        """Figure 1's PCA projection of one task's datasets → the projection reference."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        request = analysis_pb2.ProjectionRequest(dataset_uris=dataset_uris, max_texts=max_texts, points=points,
+                                                 seed=seed)
+        return self._job(stub.Projection, request, "projection", progress)[0]
+
+    def verdict(self, evaluation_uris: list[str], *, delta: float = 0.0, label_cost_usd: float = 0.0,
+                synthetic_datasets: dict[str, str] | None = None, seed: int = 0) -> analysis_pb2.VerdictResponse:
+        """One task's learning curve, real-label equivalents and verdict (``delta`` 0: 0.02;
+        ``label_cost_usd`` 0: no cost comparison)."""
+        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
+        return self._unary(stub.Verdict, analysis_pb2.VerdictRequest(
+            evaluation_uris=evaluation_uris, delta=delta, label_cost_usd=label_cost_usd,
+            synthetic_datasets=synthetic_datasets or {}, seed=seed))
+
     def report(self, title: str, evaluation_uris: list[str], input_uris: list[str] | None = None, *,
-               skip_analyses: bool = False, max_texts: int = 0, seed: int = 0,
                usd_per_million_prompt_tokens: float = 0.0, usd_per_million_completion_tokens: float = 0.0,
                progress: ProgressFn | None = None) -> analysis_pb2.ReportResponse:
-        """Render the report (Markdown, HTML, figures) from evaluations and further inputs
-        (datasets, models, analyses; those behind the evaluations are found through lineage).
-        Returns the last response: ``report`` reference, ``markdown``, ``files``."""
+        """Render the report (Markdown, HTML, figures) from evaluations and the analysis artifacts
+        given in ``input_uris`` (datasets and models behind the evaluations are found through
+        lineage; nothing is computed). Returns the last response: ``report``, ``markdown``, ``files``."""
         stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
         request = analysis_pb2.ReportRequest(
             title=title, evaluation_uris=evaluation_uris, input_uris=input_uris or [],
-            skip_analyses=skip_analyses, max_texts=max_texts, seed=seed,
             usd_per_million_prompt_tokens=usd_per_million_prompt_tokens,
             usd_per_million_completion_tokens=usd_per_million_completion_tokens)
         return self._job(stub.Report, request, "report", progress)[1]

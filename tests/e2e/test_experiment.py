@@ -65,6 +65,10 @@ def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch
     states = {(t.name.rsplit("-", 1)[0], t.state.name) for t in rerun_tasks}
     assert {state for name, state in states if name not in ("load_model", "analyze")} == {"Cached"}, states
     assert {o.source for o in result.outcomes} == {"real", "zero_shot", "few_shot"}
+    # Table 1 (3) + the learning curve (sizes 8, 16 × seeds 0, 1) + each synthetic set mixed into 8 real/label.
+    assert sum(o.real_per_label == 0 for o in result.outcomes) == 3
+    assert sorted(o.real_per_label for o in result.outcomes if o.source == "real" and o.real_per_label) == [8, 8, 16, 16]
+    assert len([o for o in result.outcomes if o.source != "real" and o.real_per_label == 8]) == 4
     for outcome in result.outcomes:
         evaluation = outcome.evaluation
         assert evaluation is not None, outcome.error
@@ -73,15 +77,20 @@ def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch
     report = read_manifest(result.report_uri, settings)
     assert report.kind == "report" and result.report_uri.startswith("s3://synthclf-e2e/")
     evaluations = [read_manifest(u, settings) for u in report.inputs if "/evaluation/" in u]
-    assert len(evaluations) == 3
+    assert len(evaluations) == len(result.outcomes)
     test_uris = {m.parameters["dataset_uri"] for m in evaluations}
-    assert len(test_uris) == 1  # all three models scored on the same real test split
+    assert len(test_uris) == 1  # every model scored on the same real test split
     test_split = read_manifest(test_uris.pop(), settings)
     assert test_split.stats["source"] == "real" and test_split.stats["split"] == "test"
     assert any("/diversity/" in u for u in result.analysis_uris)
     assert any("/similarity/" in u for u in result.analysis_uris)
-    for source in ("real", "zero_shot", "few_shot"):
-        assert f"{source} (Macro-F1" in result.table and f"{source} (Macro-F1" in result.report_markdown
+    assert result.table.splitlines()[0] == "| task | real | zero_shot | few_shot |"
+    (verdict,) = result.verdicts
+    assert verdict.task == "sms_spam" and verdict.decision in ("replace", "stretch", "dont")
+    assert set(verdict.equivalents) == {"zero_shot", "few_shot", "8 real/label + zero_shot", "8 real/label + few_shot"}
+    assert any("/verdict/" in u for u in result.analysis_uris)
+    assert result.report_markdown.index("## The answer") < result.report_markdown.index("## Table 1")
+    assert "](figures/learning-curve-sms_spam.png)" in result.report_markdown
     datasets = [read_manifest(uri, settings) for o in result.outcomes
                 for uri in read_manifest(o.model_uri, settings).inputs if "/dataset/" in uri]
     generated = [m for m in datasets if m.stats["source"] != "real"]

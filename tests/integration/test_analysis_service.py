@@ -1,11 +1,12 @@
 """The analysis service over real gRPC on loopback, on the real VADER movie snippets.
 
 One module-scoped server hosts all four services. The fixture imports a small real split
-(120 train / 200 test rows with per-annotator agreement), trains two tiny all-MiniLM-L6-v2
-classifiers through the training service (1 epoch, 32 tokens) — one on the real training
-split, one on a small hand-written stand-in for an LLM-generated set — and exports them to
-ONNX. Evaluations run in-process with ONNX Runtime (and once through the inference service
-to check both paths agree).
+(120 train / 200 test rows with per-annotator agreement) and runs a tiny 2-seed, 2-source
+experiment through the training service (all-MiniLM-L6-v2, 1 epoch, 32 tokens): the real
+training split and a small hand-written stand-in for an LLM-generated set (Table 1), a
+learning curve of 8 and 16 real rows per label, and the stand-in mixed into 8 real rows per
+label — each with seeds 0 and 1, exported to ONNX. Evaluations run in-process with ONNX
+Runtime (and once through the inference service to check both paths agree).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from synthclf.server import start_server
 from synthclf.v1 import analysis_pb2, training_pb2
 
 QUIET = {"progress": lambda event: None}
+# The module fixture fine-tunes and exports ten tiny models: minutes on a busy 2-vCPU machine.
+pytestmark = pytest.mark.timeout(2400)
 _ADJECTIVES = {"positive": ["wonderful", "moving", "funny", "beautiful", "gripping"],
                "negative": ["boring", "clumsy", "tedious", "shallow", "messy"]}
 _NOUNS = ["story", "cast", "script", "ending"]
@@ -47,6 +50,10 @@ def _stand_in_synthetic(settings) -> str:
                        artifact_id=job_id("test-zero-shot", stats), service="test", stats=stats).uri
 
 
+def _condition(source: str, seed: int = 0, per_label: int = 0) -> analysis_pb2.Condition:
+    return analysis_pb2.Condition(task="vader_movie", source=source, seed=seed, real_per_label=per_label)
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     from synthclf.core.config import Settings
@@ -58,22 +65,27 @@ def env(tmp_path_factory):
         with GenerationClient(running.address) as client:
             train, test = client.import_real_data("vader_movie", max_train_rows=120, max_test_rows=200, seed=0)
         synthetic = _stand_in_synthetic(settings)
-        onnx = {}
-        with TrainingClient(running.address) as client:
-            for source, uri in (("real", train.uri), ("zero_shot", synthetic)):
-                model = client.train(training_pb2.TrainRequest(
-                    task="vader_movie", data=[training_pb2.TrainingData(uri=uri)], epochs=1, batch_size=16,
-                    max_length=32, seed=0), **QUIET)
-                onnx[source] = client.export_onnx(model.uri, **QUIET).uri
-        evaluations = {}
-        with AnalysisClient(running.address) as client:
-            for source, model_uri in onnx.items():
-                ref, metrics = client.evaluate(analysis_pb2.EvaluateRequest(
+        cells = []  # (source, real rows per label, seed, training data)
+        for seed in (0, 1):
+            cells += [("real", 0, seed, [training_pb2.TrainingData(uri=train.uri)]),
+                      ("zero_shot", 0, seed, [training_pb2.TrainingData(uri=synthetic)])]
+            cells += [("real", n, seed, [training_pb2.TrainingData(uri=train.uri, count_per_label=n)]) for n in (8, 16)]
+            cells.append(("zero_shot", 8, seed, [training_pb2.TrainingData(uri=train.uri, count_per_label=8),
+                                                 training_pb2.TrainingData(uri=synthetic)]))
+        onnx, evaluations, runs = {}, {}, []
+        with TrainingClient(running.address) as trainer, AnalysisClient(running.address) as analysis:
+            for source, per_label, seed, data in cells:
+                model = trainer.train(training_pb2.TrainRequest(task="vader_movie", data=data, epochs=1, batch_size=16,
+                                                                max_length=32, seed=seed), **QUIET)
+                model_uri = trainer.export_onnx(model.uri, **QUIET).uri
+                ref, metrics = analysis.evaluate(analysis_pb2.EvaluateRequest(
                     model_uri=model_uri, in_process=True, dataset_uri=test.uri, n_bootstrap=200,
-                    tags={"task": "vader_movie", "source": source}), **QUIET)
-                evaluations[source] = (ref.uri, metrics)
+                    condition=_condition(source, seed, per_label)), **QUIET)
+                runs.append(ref.uri)
+                if per_label == 0 and seed == 0:
+                    onnx[source], evaluations[source] = model_uri, (ref.uri, metrics)
         yield {"address": running.address, "settings": settings, "train": train.uri, "test": test.uri,
-               "synthetic": synthetic, "onnx": onnx, "evaluations": evaluations}
+               "synthetic": synthetic, "onnx": onnx, "evaluations": evaluations, "runs": runs}
     finally:
         running.stop(grace_s=1)
 
@@ -92,8 +104,12 @@ def test_in_process_evaluation_has_intervals_predictions_and_is_idempotent(env):
     with AnalysisClient(env["address"]) as client:
         again, _ = client.evaluate(analysis_pb2.EvaluateRequest(
             model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], n_bootstrap=200,
-            tags={"task": "vader_movie", "source": "real"}), **QUIET)
+            condition=_condition("real")), **QUIET)
     assert again.uri == uri
+    assert saved["condition"] == {"task": "vader_movie", "source": "real", "backbone": "", "seed": 0,
+                                  "real_per_label": 0}
+    resamples = json.loads((artifact.path / "resamples.json").read_text())
+    assert len(resamples["macro_f1"]) == 200 and resamples["n"] == 200
 
 
 def test_served_evaluation_agrees_with_in_process(env):
@@ -102,13 +118,20 @@ def test_served_evaluation_agrees_with_in_process(env):
     with AnalysisClient(env["address"]) as client:
         _, served = client.evaluate(analysis_pb2.EvaluateRequest(
             model="vader-real", dataset_uri=env["test"], inference_address=env["address"], n_bootstrap=200,
-            tags={"task": "vader_movie"}), **QUIET)
+            condition=_condition("real")), **QUIET)
     assert served.macro_f1 == pytest.approx(env["evaluations"]["real"][1].macro_f1, abs=1e-9)
 
 
 def test_in_process_without_model_uri_is_invalid(env):
     with AnalysisClient(env["address"]) as client, pytest.raises(InvalidInput, match="model_uri"):
-        client.evaluate(analysis_pb2.EvaluateRequest(in_process=True, dataset_uri=env["test"]), **QUIET)
+        client.evaluate(analysis_pb2.EvaluateRequest(in_process=True, dataset_uri=env["test"],
+                                                     condition=_condition("real")), **QUIET)
+
+
+def test_evaluation_without_a_condition_is_invalid(env):
+    with AnalysisClient(env["address"]) as client, pytest.raises(InvalidInput, match="condition"):
+        client.evaluate(analysis_pb2.EvaluateRequest(model_uri=env["onnx"]["real"], in_process=True,
+                                                     dataset_uri=env["test"]), **QUIET)
 
 
 def test_diversity_of_real_and_stand_in_data(env):
@@ -142,7 +165,7 @@ def test_instance_subjectivity_on_real_vader_agreement(env):
             evaluation_uri=evaluation_uri), **QUIET)
         via_model = client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(
             model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], gammas=[1.0, 0.5, 0.75],
-            tags={"task": "vader_movie", "source": "real"}), **QUIET)
+            condition=_condition("real")), **QUIET)
     gammas = [p.gamma for p in response.points]
     assert gammas == sorted(gammas) and gammas[0] == 0.5 and len(gammas) >= 5
     assert [p.n for p in response.points] == sorted((p.n for p in response.points), reverse=True)
@@ -155,13 +178,14 @@ def test_instance_subjectivity_on_real_vader_agreement(env):
 def test_instance_subjectivity_without_agreement_is_invalid(env):
     with AnalysisClient(env["address"]) as client:
         ref, _ = client.evaluate(analysis_pb2.EvaluateRequest(
-            model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["synthetic"], n_bootstrap=10), **QUIET)
+            model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["synthetic"], n_bootstrap=10,
+            condition=_condition("real")), **QUIET)
         with pytest.raises(InvalidInput, match="no instance has an agreement"):
             client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=ref.uri), **QUIET)
 
 
 def test_task_subjectivity_states_the_caveat(env):
-    uris = [uri for uri, _ in env["evaluations"].values()]
+    uris = env["runs"]  # curve points and mixed models are left out, seeds averaged
     with AnalysisClient(env["address"]) as client:
         response = client.task_subjectivity(uris)
     (gap,) = response.gaps
@@ -177,16 +201,59 @@ def _valid_png(data: bytes) -> None:
         assert image.format == "PNG"
 
 
-def test_report_renders_every_figure_from_lineage(env):
-    uris = [uri for uri, _ in env["evaluations"].values()]
+def test_verdict_places_the_stand_in_on_the_learning_curve(env):
     with AnalysisClient(env["address"]) as client:
-        response = client.report("VADER movie: real vs stand-in", uris, [env["synthetic"]],
+        response = client.verdict(env["runs"], synthetic_datasets={"zero_shot": env["synthetic"]})
+        again = client.verdict(env["runs"], synthetic_datasets={"zero_shot": env["synthetic"]})
+        with pytest.raises(InvalidInput, match="one task"):
+            client.verdict(env["runs"] + [_other_task_evaluation(env)])
+    assert again.verdict.uri == response.verdict.uri
+    assert response.task == "vader_movie" and response.decision in ("replace", "stretch", "dont")
+    assert response.reason and "δ = 0.02" in response.reason
+    placed = {(e.source, e.real_per_label) for e in response.equivalents}
+    assert placed == {("zero_shot", 0), ("zero_shot", 8)}
+    for e in response.equivalents:
+        assert e.text and (math.isnan(e.per_label) or 8 <= e.per_label <= 16)
+    verdict = json.loads((fetch(response.verdict.uri, env["settings"]).path / "verdict.json").read_text())
+    assert [p["per_label"] for p in verdict["curve"]] == [8, 16] and verdict["curve"][0]["seeds"] == 2
+    assert verdict["stretch"][0]["real_per_label"] == 8 and verdict["replace"][0]["source"] == "zero_shot"
+    assert verdict["agreement"] is not None and 0.5 <= verdict["agreement"] <= 1.0  # VADER has annotators
+    assert set(read_manifest(response.verdict.uri, env["settings"]).inputs) >= set(env["runs"])
+
+
+def _other_task_evaluation(env) -> str:
+    with AnalysisClient(env["address"]) as client:
+        ref, _ = client.evaluate(analysis_pb2.EvaluateRequest(
+            model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], n_bootstrap=200,
+            condition=analysis_pb2.Condition(task="sms_spam", source="real")), **QUIET)
+    return ref.uri
+
+
+def _analyses(env) -> list[str]:
+    """The analysis plan a flow would run for this experiment (each an artifact)."""
+    with AnalysisClient(env["address"]) as client:
+        uris = [client.verdict(env["runs"], synthetic_datasets={"zero_shot": env["synthetic"]}).verdict.uri,
+                client.diversity(env["train"], **QUIET).diversity.uri,
+                client.diversity(env["synthetic"], **QUIET).diversity.uri,
+                client.similarity(env["synthetic"], env["train"], **QUIET).similarity.uri,
+                client.similarity(env["test"], env["train"], **QUIET).similarity.uri,
+                client.projection([env["train"], env["synthetic"]], **QUIET).uri,
+                client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(
+                    evaluation_uri=env["evaluations"]["real"][0]), **QUIET).subjectivity.uri,
+                client.task_subjectivity(env["runs"]).task_subjectivity.uri]
+    return uris
+
+
+def test_report_of_a_two_seed_two_source_experiment_opens_with_the_verdict(env):
+    analyses = _analyses(env)
+    with AnalysisClient(env["address"]) as client:
+        response = client.report("VADER movie: real vs stand-in", env["runs"], analyses,
                                  usd_per_million_prompt_tokens=0.5, **QUIET)
     folder = fetch(response.report.uri, env["settings"]).path
     figures = sorted(f for f in response.files if f.startswith("figures/"))
     assert {"report.md", "report.html", "summary.json"} <= set(response.files)
     assert {Path(f).stem.rsplit("-", 1)[0] for f in figures} == {
-        "agreement", "curves", "diversity", "projection", "similarity", "task"}
+        "agreement", "curves", "diversity", "learning-curve", "projection", "similarity", "task"}
     for name in figures:
         _valid_png((folder / name).read_bytes())
         assert f"]({name})" in response.markdown
@@ -196,13 +263,30 @@ def test_report_renders_every_figure_from_lineage(env):
     for data in embedded:
         _valid_png(base64.b64decode(data))
     markdown = response.markdown
-    assert "real (Macro-F1 / acc.)" in markdown and "zero_shot (Macro-F1 / acc.)" in markdown
+    first_screen = markdown.split("## Behind the verdict")[0]
+    assert "## The answer: replace, stretch or don't" in first_screen and "| vader_movie | **" in first_screen
+    assert "](figures/learning-curve-vader_movie.png)" in first_screen
+    table1 = first_screen.split("## Table 1")[1]
+    assert "| task | real | zero_shot |" in table1 and "mean ± sd over 2 training seeds" in table1
+    assert re.search(r"\| vader_movie \| \d\.\d{3} ± \d\.\d{3} \[", table1)  # the real baseline, 2 seeds
+    assert "vader_movie / zero_shot:" in table1 and "worth ≈" in table1
     assert "vader_movie: zero_shot data is less diverse than real data" in markdown
     assert "vader_movie / real: accuracy" in markdown and "Spearman ρ" in markdown
     assert "40 of 50 LLM outputs kept (80%)" in markdown
+    summary = json.loads((folder / "summary.json").read_text())
+    (verdict,) = summary["verdicts"]
+    assert verdict["task"] == "vader_movie" and {e["text"] for e in verdict["equivalents"]}
     manifest = read_manifest(response.report.uri, env["settings"])
-    assert set(uris) <= set(manifest.inputs) and env["train"] in manifest.inputs
-    assert any("/diversity/" in u for u in manifest.inputs) and any("/similarity/" in u for u in manifest.inputs)
+    assert set(env["runs"]) <= set(manifest.inputs) and env["train"] in manifest.inputs
+    assert set(analyses) <= set(manifest.inputs)
+
+
+def test_the_report_computes_nothing_it_is_not_given(env):
+    with AnalysisClient(env["address"]) as client:
+        response = client.report("evaluations only", env["runs"], **QUIET)
+    assert "No verdict" in response.markdown and "## Diversity" not in response.markdown
+    assert not any("/diversity/" in u or "/similarity/" in u for u in read_manifest(
+        response.report.uri, env["settings"]).inputs)
 
 
 def test_report_without_evaluations_is_invalid_and_missing_input_not_found(env):

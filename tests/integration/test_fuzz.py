@@ -43,7 +43,8 @@ TINY_TASK = "name: tiny\nlabels:\n  - {name: pos, description: a happy text}\n  
 UPLOADED = b"text,label\n" + b"".join(b"text number %d,%s\n" % (i, b"pos" if i % 2 else b"neg") for i in range(40))
 #: Mutated requests and corrupted byte strings per method; jobs that really run get fewer.
 MUTATIONS, RAW = 16, 8
-BUDGET = {"Train": 8, "ExportOnnx": 4, "Report": 5, "LoadModel": 8, "Diversity": 8, "Similarity": 6}
+BUDGET = {"Train": 8, "ExportOnnx": 4, "Report": 5, "LoadModel": 8, "Diversity": 8, "Similarity": 6,
+          "Projection": 6, "Verdict": 8}
 #: Seconds a fuzz call may take (a job past it is cancelled: DEADLINE_EXCEEDED is fine).
 CALL_TIMEOUT_S = 4.0
 BAD = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -106,7 +107,8 @@ def env(tmp_path_factory, publish_onnx_model):
         model_uri = client.train(train, progress=lambda e: None).uri
     with AnalysisClient(address) as client:
         evaluation, _ = client.evaluate(analysis_pb2.EvaluateRequest(
-            dataset_uri=dataset, model_uri=onnx_uri, in_process=True, n_bootstrap=10), progress=lambda e: None)
+            dataset_uri=dataset, model_uri=onnx_uri, in_process=True, n_bootstrap=10,
+            condition=analysis_pb2.Condition(task="sms_spam", source="real")), progress=lambda e: None)
     upload_header = generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(
         filename="mine.csv", size=len(UPLOADED)))
     with GenerationClient(address) as client:
@@ -137,8 +139,9 @@ def env(tmp_path_factory, publish_onnx_model):
         "Similarity": analysis_pb2.SimilarityRequest(synthetic_uri=dataset, real_uri=dataset, max_texts=8),
         "InstanceSubjectivity": analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=evaluation.uri),
         "TaskSubjectivity": analysis_pb2.TaskSubjectivityRequest(evaluation_uris=[evaluation.uri]),
-        "Report": analysis_pb2.ReportRequest(title="fuzz", evaluation_uris=[evaluation.uri],
-                                             skip_analyses=True, max_texts=8),
+        "Projection": analysis_pb2.ProjectionRequest(dataset_uris=[dataset], max_texts=8, points=8),
+        "Verdict": analysis_pb2.VerdictRequest(evaluation_uris=[evaluation.uri]),
+        "Report": analysis_pb2.ReportRequest(title="fuzz", evaluation_uris=[evaluation.uri]),
         "ServerLive": oip.ServerLiveRequest(), "ServerReady": oip.ServerReadyRequest(),
         "ModelReady": oip.ModelReadyRequest(name=PROTECTED),
         "ServerMetadata": oip.ServerMetadataRequest(),

@@ -8,12 +8,14 @@ import pytest
 from orchestration.config import Endpoints, TrainingOptions
 from orchestration.flows import evaluate, train_classifier
 from orchestration.tasks import import_real_data
+from synthclf.analysis.condition import Condition
 from synthclf.core.artifacts import read_manifest
 from synthclf.core.config import Settings
 from synthclf.core.store import open_store
 from synthclf.server import start_server
 
 TINY = TrainingOptions(epochs=1, batch_size=8, max_length=32)
+REAL = Condition(task="sms_spam", source="real")
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +49,11 @@ def test_train_and_evaluate_flows_then_all_cached(services, tmp_path, monkeypatc
         splits = import_real_data.fn(endpoints, "sms_spam", 24, 40, 0)
         trained = train_classifier("sms_spam", [splits.train, splits.train], counts=[10, 0],
                                    fractions=[0.0, 0.5], options=TINY, endpoints=endpoints)
-        scored = evaluate(trained.onnx_uri, splits.test, tags={"task": "sms_spam", "source": "real"},
-                          endpoints=endpoints)
+        scored = evaluate(trained.onnx_uri, splits.test, REAL, endpoints=endpoints)
         artifacts = store.list("")
         train_again = train_classifier("sms_spam", [splits.train, splits.train], counts=[10, 0],
                                        fractions=[0.0, 0.5], options=TINY, endpoints=endpoints, return_state=True)
-        evaluate_again = evaluate(trained.onnx_uri, splits.test, tags={"task": "sms_spam", "source": "real"},
-                                  endpoints=endpoints, return_state=True)
+        evaluate_again = evaluate(trained.onnx_uri, splits.test, REAL, endpoints=endpoints, return_state=True)
         states = {**_task_states(train_again), **_task_states(evaluate_again)}
         assert train_again.result() == trained and evaluate_again.result() == scored
 

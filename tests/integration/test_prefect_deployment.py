@@ -30,7 +30,8 @@ from synthclf.server import start_server
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 OVERRIDES = {"tasks": ["sms_spam"], "sources": ["real"], "real_train_rows": 24, "test_rows": 40,
-             "max_texts": 50, "training": {"epochs": 1, "batch_size": 8, "max_length": 32}}
+             "max_texts": 50, "training": {"epochs": 1, "batch_size": 8, "max_length": 32},
+             "curve": {"sizes": [8], "seeds": [0]}}
 
 
 def _free_port() -> int:
@@ -127,8 +128,10 @@ def test_experiment_deployment_completes_on_a_process_worker(prefect_server, tmp
     run, artifacts = _flow_run(env["PREFECT_API_URL"], flow_run_id)
     assert run.state.is_completed(), (run.state, (tmp_path / "worker.log").read_text()[-3000:])
     assert run.parameters["preset"] == "paper-offline"
-    table = artifacts["experiment-table-1"].data
-    assert "| sms_spam |" in table and "real (Macro-F1 / acc.)" in table and "n=40" in table
+    answer = artifacts["experiment-verdict"].data
+    assert "## Verdict" in answer and "| sms_spam | don't |" in answer  # real data only: nothing to compare
+    table = answer.split("## Table 1")[1]
+    assert "| task | real |" in table and "| sms_spam |" in table and "n=40" in table
     link = artifacts["experiment-report"].data
     assert (tmp_path / "artifacts").as_uri() in link and "/report.html" in link
     report_html = Path(re.search(r"file://(/[^)\s]+/report\.html)", link).group(1))

@@ -318,7 +318,8 @@ def test_evaluate_refuses_an_inference_address_the_server_did_not_configure(env)
         assert "SYNTHCLF_INFERENCE_ALLOWED_ADDRESSES" in details
         time.sleep(0.5)
         assert recorder.calls == []  # nothing dialled, no token sent
-        served = analysis_pb2.EvaluateRequest(model="sms", dataset_uri=env["dataset"], n_bootstrap=10)
+        served = analysis_pb2.EvaluateRequest(model="sms", dataset_uri=env["dataset"], n_bootstrap=10,
+                                              condition=analysis_pb2.Condition(task="sms_spam", source="real"))
         last = list(analysis.Evaluate(served, timeout=120))[-1]  # default: the server's own inference
         assert last.metrics.support == len(TEXTS)
     finally:

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from synthclf.analysis.diversity import DiversityScores
 from synthclf.analysis.subjectivity import SweepResult, TaskGap
+from synthclf.analysis.verdict import TaskVerdict
 
 #: Colour of each known data source.
 COLOURS = {"real": "#1f77b4", "zero_shot": "#ff7f0e", "few_shot": "#2ca02c", "real_test": "#7f7f7f"}
@@ -199,4 +200,56 @@ def task_gap_figure(gaps: Sequence[TaskGap], path: Path, title: str) -> Path:
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def learning_curve_figure(verdict: TaskVerdict, backbone: str, path: Path, title: str) -> Path:
+    """The answer's figure: the real-data learning curve with each synthetic/mixed model as a band.
+
+    The curve (mean Macro-F1 over seeds per n real rows per label, log-scale x, with its
+    interval as error bars) and its isotonic fit; each synthetic or mixed model is a horizontal
+    band (its interval, or its mean alone) across the plot, and its real-label equivalent — the
+    n where the fit reaches the model's Macro-F1 — is marked on the fit (an arrow at the edge
+    when it lies outside the curve).
+
+    Args:
+        verdict: the task's verdict (curve points and equivalents).
+        backbone: which backbone's curve to draw.
+        path: PNG to write.
+        title: figure title.
+    """
+    figure = Figure(figsize=(6.4, 4.4))
+    ax = figure.subplots()
+    points = [p for p in verdict.curve if p.backbone == backbone]
+    sizes = np.array([p.per_label for p in points], dtype=float)
+    means = np.array([p.macro_f1 for p in points])
+    if len(points):
+        low = np.array([p.macro_f1_ci.low if p.macro_f1_ci else p.macro_f1 for p in points])
+        high = np.array([p.macro_f1_ci.high if p.macro_f1_ci else p.macro_f1 for p in points])
+        ax.errorbar(sizes, means, yerr=[means - low, high - means], fmt="o", color=colour("real"), capsize=3,
+                    label=f"real × n/label (mean of {max(p.seeds for p in points)} seeds)")
+        ax.plot(sizes, [p.fitted for p in points], "-", color=colour("real"), alpha=0.7, label="isotonic fit")
+    rows = [e for e in verdict.equivalents if e.backbone == backbone]
+    for i, row in enumerate(rows):
+        c = colour(row.source, i + 3) if row.real_per_label == 0 else _OTHER[i % len(_OTHER)]
+        if row.macro_f1_ci is not None:
+            ax.axhspan(row.macro_f1_ci.low, row.macro_f1_ci.high, color=c, alpha=0.15, linewidth=0)
+        ax.axhline(row.macro_f1, color=c, linewidth=1.2, linestyle="--", label=f"{row.label}: ≈ {row.text}")
+        if len(points):
+            eq = row.equivalent
+            x = eq.per_label if eq.position == "inside" else sizes[0] if eq.position == "below" else sizes[-1]
+            marker = "D" if eq.position == "inside" else "<" if eq.position == "below" else ">"
+            ax.plot([x], [row.macro_f1], marker=marker, color=c, markersize=8, markeredgecolor="black")
+    full = [c for c in verdict.table1 if c.condition.is_full_real and c.condition.backbone == backbone]
+    if full:
+        ax.axhline(full[0].macro_f1, color="black", linewidth=0.8, linestyle=":",
+                   label=f"full real ({full[0].macro_f1:.3f})")
+    if len(points):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(int(s)) for s in sizes])
+    ax.set_xlabel("real training rows per label (log scale)")
+    ax.set_ylabel("Macro-F1 on the real test split")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7)
     return _save(figure, path)

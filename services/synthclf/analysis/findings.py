@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from synthclf.analysis.diversity import DiversityResult
-from synthclf.analysis.metrics import Interval
-from synthclf.analysis.report_data import ReportData, source_rank
+from synthclf.analysis.condition import source_rank
+from synthclf.analysis.report_data import ReportData
 from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
 
@@ -18,32 +18,54 @@ from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
 ALPHA = 0.05
 
 
-def _overlap(a: Interval | None, b: Interval | None) -> bool | None:
-    if a is None or b is None:
-        return None
-    return a.low <= b.high and b.low <= a.high
+def _rows_per_label(data: ReportData, task: str, source: str, n_labels: int) -> int | None:
+    """Rows per label of a task's training set of ``source`` (real: its training split)."""
+    rows = [d.rows for d in data.datasets if d.task == task and d.source == source and not d.is_real_test]
+    return round(max(rows) / n_labels) if rows and n_labels else None
 
 
-def performance_findings(data: ReportData) -> list[str]:
-    """Synthetic vs real Macro-F1 per task and source, with whether the intervals overlap."""
+def _ci(interval) -> str:
+    return "" if interval is None else f" [{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def task_source_sentences(data: ReportData) -> list[str]:
+    """One sentence per task × data source (and mixed model): its score, what it is worth in
+    real labels, and how it compares with the full-real model or k real labels alone."""
     out = []
-    for task, by_source in data.evaluations_by_task().items():
-        real = by_source.get("real")
-        if real is None:
-            continue
-        for source, row in by_source.items():
-            if source == "real":
-                continue
-            gap = real.macro_f1 - row.macro_f1
-            direction = "below" if gap > 0 else "above"
-            sentence = (f"{task}: training on {source} data gives Macro-F1 {row.macro_f1:.3f}, "
-                        f"{abs(gap):.3f} {direction} training on real data ({real.macro_f1:.3f})")
-            overlap = _overlap(real.macro_f1_ci, row.macro_f1_ci)
-            if overlap is True:
-                sentence += "; their 95% bootstrap intervals overlap, so this test set cannot tell them apart"
-            elif overlap is False:
-                sentence += "; their 95% bootstrap intervals do not overlap"
-            out.append(sentence + ".")
+    verdicts = {v.task: v for v in data.verdicts}
+    cells = data.cells()
+    for task in sorted({c.condition.task for c in cells}):
+        verdict = verdicts.get(task)
+        mine = [c for c in cells if c.condition.task == task]
+        for backbone in dict.fromkeys(c.condition.backbone for c in mine):
+            rows = [c for c in mine if c.condition.backbone == backbone]
+            full = next((c for c in rows if c.condition.is_full_real), None)
+            suffix = f" [{backbone}]" if len({c.condition.backbone for c in mine}) > 1 else ""
+            equivalents = {(e.source, e.real_per_label): e for e in (verdict.equivalents if verdict else [])
+                           if e.backbone == backbone}
+            curve = {p.per_label: p for p in (verdict.curve if verdict else []) if p.backbone == backbone}
+            n_labels = verdict.n_labels if verdict else 0
+            for cell in rows:
+                condition = cell.condition
+                if condition.is_curve_point or condition.is_full_real:
+                    continue
+                eq = equivalents.get((condition.source, condition.real_per_label))
+                score = f"Macro-F1 {cell.macro_f1:.3f}{_ci(cell.macro_f1_ci)}"
+                if condition.is_mixed:
+                    alone = curve.get(condition.real_per_label)
+                    sentence = f"{task}{suffix} / {cell.label}: {score}"
+                    if alone is not None:
+                        sentence += (f", {cell.macro_f1 - alone.macro_f1:+.3f} over {condition.real_per_label} real "
+                                     f"rows per label alone ({alone.macro_f1:.3f})")
+                else:
+                    per_label = _rows_per_label(data, task, condition.source, n_labels) if n_labels else None
+                    what = f"{per_label} {condition.source} rows per label" if per_label else f"{condition.source} data"
+                    sentence = f"{task}{suffix} / {condition.source}: {what} give {score}"
+                    if full is not None:
+                        sentence += f", {cell.macro_f1 - full.macro_f1:+.3f} against the full-real model ({full.macro_f1:.3f})"
+                if eq is not None:
+                    sentence += f" — worth ≈ {eq.text} real labels per label"
+                out.append(sentence + ".")
     return out
 
 
@@ -78,7 +100,9 @@ def similarity_findings(data: ReportData, results: Iterable[SimilarityResult]) -
     by_task: dict[str, dict[str, SimilarityResult]] = {}
     for result in results:
         by_task.setdefault(result.task, {})[result.source] = result
-    evaluations = data.evaluations_by_task()
+    evaluations: dict[str, dict] = {}
+    for cell in data.table1_cells():
+        evaluations.setdefault(cell.condition.task, {}).setdefault(cell.condition.source, cell)
     out = []
     for task, by_source in sorted(by_task.items()):
         baseline = by_source.get("real_test")
@@ -184,10 +208,3 @@ def generation_findings(data: ReportData) -> list[str]:
             sentence += "; rejected: " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in top)
         out.append(sentence + ".")
     return out
-
-
-def all_findings(data: ReportData) -> list[str]:
-    """Every finding, in report order."""
-    return (performance_findings(data) + diversity_findings(data.diversity)
-            + similarity_findings(data, data.similarity) + sweep_findings(data.sweeps)
-            + task_findings(data.task_subjectivity) + generation_findings(data))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 
+from synthclf.analysis.files import METRICS_FILE
 from synthclf.core.artifacts import LocalArtifact
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
@@ -21,7 +22,6 @@ from synthclf.core.limits import check_at_most, check_count, check_seed, shown
 
 #: onnx-model artifacts kept loaded for in-process evaluation (least recently used dropped).
 IN_PROCESS_MODELS = 2
-METRICS_FILE = "metrics.json"
 
 
 def resolve_inference_address(settings: Settings, requested: str, local: str | None) -> str:

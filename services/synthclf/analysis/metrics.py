@@ -76,6 +76,14 @@ class ResampledScores:
 
 def evaluate_predictions(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str], *,
                          n_bootstrap: int = 0, seed: int = 0, confidence: float = CONFIDENCE) -> Metrics:
+    """Macro-F1, accuracy, per-class scores and confusion matrix; see :func:`evaluate_with_resamples`."""
+    return evaluate_with_resamples(gold, predicted, labels, n_bootstrap=n_bootstrap, seed=seed,
+                                   confidence=confidence)[0]
+
+
+def evaluate_with_resamples(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str], *,
+                            n_bootstrap: int = 0, seed: int = 0,
+                            confidence: float = CONFIDENCE) -> tuple[Metrics, ResampledScores | None]:
     """Macro-F1, accuracy, per-class scores and confusion matrix (scikit-learn).
 
     Macro-F1 averages over all task ``labels``, including labels absent from ``gold``
@@ -88,6 +96,11 @@ def evaluate_predictions(gold: Sequence[str], predicted: Sequence[str], labels: 
         n_bootstrap: resamples for percentile-bootstrap intervals; 0: no intervals.
         seed: seed of the resampling (same seed and inputs -> same intervals).
         confidence: confidence level of the intervals, in (0, 1).
+
+    Returns:
+        (the metrics, the resampled scores — None without resamples). Resample b draws the
+        rows :func:`bootstrap_indices` gives for (n, ``n_bootstrap``, ``seed``), so models
+        scored on the same test split with the same seed have paired resamples.
 
     Raises:
         InvalidInput: empty input, mismatched lengths, negative ``n_bootstrap`` or
@@ -115,9 +128,8 @@ def evaluate_predictions(gold: Sequence[str], predicted: Sequence[str], labels: 
         confidence=confidence,
         seed=seed,
     )
-    if n_bootstrap:
-        _add_intervals(metrics, gold, predicted, n_bootstrap, seed, confidence)
-    return metrics
+    scores = _add_intervals(metrics, gold, predicted, n_bootstrap, seed, confidence) if n_bootstrap else None
+    return metrics, scores
 
 
 def bootstrap_indices(n: int, n_bootstrap: int, seed: int) -> np.ndarray:
@@ -179,8 +191,8 @@ def percentile_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> I
 
 
 def _add_intervals(metrics: Metrics, gold: Sequence[str], predicted: Sequence[str], n_bootstrap: int,
-                   seed: int, confidence: float) -> None:
-    """Fill the intervals of ``metrics`` from ``n_bootstrap`` resamples."""
+                   seed: int, confidence: float) -> ResampledScores:
+    """Fill the intervals of ``metrics`` from ``n_bootstrap`` resamples; returns their scores."""
     if n_bootstrap < 0:
         raise InvalidInput(f"n_bootstrap must be >= 0, got {n_bootstrap}")
     if not 0.0 < confidence < 1.0:
@@ -195,3 +207,4 @@ def _add_intervals(metrics: Metrics, gold: Sequence[str], predicted: Sequence[st
         cls.precision_ci = percentile_interval(scores.precision[:, j], confidence)
         cls.recall_ci = percentile_interval(scores.recall[:, j], confidence)
         cls.f1_ci = percentile_interval(scores.f1[:, j], confidence)
+    return scores

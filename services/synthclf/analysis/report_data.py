@@ -1,7 +1,7 @@
 """Typed inputs of the experiment report: evaluations, datasets, models and analyses.
 
-:class:`ReportData` is what :mod:`synthclf.analysis.collect` gathers from artifacts and
-:mod:`synthclf.analysis.report` renders; keeping it typed (not loose dicts) lets findings,
+:class:`ReportData` is what :mod:`synthclf.analysis.reporting` gathers from artifacts and
+:mod:`synthclf.analysis.render` renders; keeping it typed (not loose dicts) lets sentences,
 tables and figures share one reading of the numbers.
 """
 
@@ -12,44 +12,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from synthclf.analysis.diversity import DiversityResult
-from synthclf.analysis.metrics import ClassMetrics, Interval
+from synthclf.analysis.projection import ProjectionResult
+from synthclf.analysis.runs import ScoredRun
 from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
-
-#: Column order of the known data sources; others follow alphabetically.
-SOURCE_ORDER = ("real", "zero_shot", "few_shot")
-
-
-def order_sources(sources: set[str] | list[str]) -> list[str]:
-    """Known sources in :data:`SOURCE_ORDER`, then the others alphabetically."""
-    present = set(sources)
-    known = [s for s in SOURCE_ORDER if s in present]
-    return known + sorted(present - set(known))
-
-
-def source_rank(source: str) -> tuple[int, str]:
-    """Sort key putting sources in :data:`SOURCE_ORDER`, then alphabetically."""
-    return (SOURCE_ORDER.index(source), "") if source in SOURCE_ORDER else (len(SOURCE_ORDER), source)
-
-
-class EvaluationRow(BaseModel):
-    """One evaluation: a model trained on one data source, tested on a task's real test split."""
-
-    task: str
-    source: str
-    macro_f1: float
-    accuracy: float
-    support: int
-    evaluation_uri: str
-    model: str = Field("", description="URI of the evaluated (onnx-)model artifact.")
-    dataset_uri: str = Field("", description="URI of the test dataset.")
-    macro_f1_ci: Interval | None = None
-    accuracy_ci: Interval | None = None
-    confidence: float = 0.95
-    labels: list[str] = Field(default_factory=list)
-    per_class: dict[str, ClassMetrics] = Field(default_factory=dict)
-    confusion: list[list[int]] = Field(default_factory=list)
-    wall_time_s: float | None = None
+from synthclf.analysis.table1 import SeedAggregate, aggregate
+from synthclf.analysis.verdict import TaskVerdict
 
 
 class DatasetRow(BaseModel):
@@ -118,7 +86,9 @@ class ReportData(BaseModel):
     """Everything a report shows."""
 
     title: str
-    evaluations: list[EvaluationRow] = Field(default_factory=list)
+    runs: list[ScoredRun] = Field(default_factory=list, description="Every evaluation, with its condition.")
+    verdicts: list[TaskVerdict] = Field(default_factory=list)
+    projections: list[ProjectionResult] = Field(default_factory=list)
     datasets: list[DatasetRow] = Field(default_factory=list)
     models: list[ModelRow] = Field(default_factory=list)
     diversity: list[DiversityResult] = Field(default_factory=list)
@@ -132,20 +102,16 @@ class ReportData(BaseModel):
 
     def tasks(self) -> list[str]:
         """Tasks seen in evaluations, datasets or models, sorted."""
-        return sorted({r.task for r in self.evaluations} | {d.task for d in self.datasets}
+        return sorted({r.condition.task for r in self.runs} | {d.task for d in self.datasets}
                       | {m.task for m in self.models})
 
-    def sources(self) -> list[str]:
-        """Data sources of the evaluations, in column order."""
-        return order_sources({r.source for r in self.evaluations})
+    def cells(self) -> list[SeedAggregate]:
+        """Every recipe with its seeds averaged (:func:`synthclf.analysis.table1.aggregate`)."""
+        return aggregate(self.runs)
 
-    def evaluations_by_task(self) -> dict[str, dict[str, EvaluationRow]]:
-        """Evaluations per task, then per source (sources in column order)."""
-        out: dict[str, dict[str, EvaluationRow]] = {}
-        for task in sorted({r.task for r in self.evaluations}):
-            rows = {r.source: r for r in self.evaluations if r.task == task}
-            out[task] = {s: rows[s] for s in order_sources(set(rows))}
-        return out
+    def table1_cells(self) -> list[SeedAggregate]:
+        """The Table-1 recipes (curve points and mixed models left out)."""
+        return [c for c in self.cells() if c.condition.is_table1]
 
     def cost_usd(self, row: DatasetRow) -> float:
         """LLM cost of generating a dataset in US$ (0 for real data).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -16,35 +17,38 @@ from pathlib import Path
 
 import numpy as np
 
-from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, dataset_diversity, sample_rows
+from synthclf.analysis.condition import Condition
+from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, dataset_diversity, pca_projection, sample_rows
 from synthclf.analysis.embeddings import MODEL_NAME, Embedder
-from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Metrics, evaluate_predictions
+from synthclf.analysis.files import (
+    METRICS_FILE, PREDICTIONS_FILE, RESAMPLES_FILE, RESULT_FILES, SERVICE,
+)
+from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Metrics, evaluate_with_resamples
+from synthclf.analysis.projection import PROJECTION_POINTS, ProjectionResult
+from synthclf.analysis.runs import load_run
 from synthclf.analysis.similarity import TOP_K, SimilarityResult, dataset_similarity
 from synthclf.analysis.subjectivity import (
     MIN_INSTANCES, SweepResult, TaskSubjectivityResult, agreement_sweep, default_gammas, task_subjectivity,
 )
+from synthclf.analysis.table1 import aggregate
+from synthclf.analysis.verdict import DELTA, TaskVerdict, task_verdict
 from synthclf.clients import InferenceClient, batched
 from synthclf.analysis.inputs import (
     IN_PROCESS_MODELS, check_analysis_texts, check_evaluate_request, read_evaluation,
     resolve_inference_address,
 )
-from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, single_flight, staging
+from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, single_flight, staging
 from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.inputs import fetch_kind, read_dataset
-from synthclf.core.limits import check_at_most, shown
+from synthclf.core.limits import check_at_most, check_count, check_seed, shown
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 
 log = logging.getLogger("synthclf.analysis")
-SERVICE = "analysis"
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-DATA_FILE = "data.jsonl"
-#: Result file of each analysis kind.
-RESULT_FILES = {"diversity": "diversity.json", "similarity": "similarity.json",
-                "instance-subjectivity": "subjectivity.json", "task-subjectivity": "task_subjectivity.json"}
+#: Version of the evaluation artifact's layout, part of its id (2: condition + resamples.json).
+EVALUATION_FORMAT = 2
 
 
 class AnalysisCore:
@@ -74,7 +78,7 @@ class AnalysisCore:
         self, model: str, dataset_uri: str, *, inference_address: str = "", batch_size: int = 64,
         tags: dict[str, str] | None = None, model_uri: str = "", in_process: bool = False,
         n_bootstrap: int = N_BOOTSTRAP, seed: int = 0, confidence: float = CONFIDENCE,
-        progress: ProgressFn = ignore_progress,
+        condition: Condition | None = None, progress: ProgressFn = ignore_progress,
     ) -> tuple[ArtifactRef, Metrics]:
         """Macro-F1, accuracy, per-class scores and confusion matrix with bootstrap intervals.
 
@@ -89,24 +93,28 @@ class AnalysisCore:
             inference_address: host:port of the inference service; "" or one the settings allow
                 (:func:`~synthclf.analysis.inputs.resolve_inference_address`).
             batch_size: texts per Predict / ONNX Runtime call.
-            tags: recorded in the evaluation (``task``, ``source`` group the report).
+            tags: free-form labels recorded in the evaluation (not used for grouping).
             model_uri: onnx-model artifact URI (required with ``in_process``).
             in_process: predict with ONNX Runtime here instead of the inference service.
             n_bootstrap: bootstrap resamples for the intervals (0: none).
             seed: bootstrap seed.
             confidence: interval level in (0, 1).
+            condition: what the model was trained on (required): the key of Table 1, the
+                learning curve and the verdict.
             progress: per-batch events.
 
         Returns:
-            The ``evaluation`` artifact (metrics.json, predictions.jsonl) and the metrics; an
-            existing evaluation with the same parameters is returned without predicting.
+            The ``evaluation`` artifact (metrics.json with the condition, predictions.jsonl,
+            resamples.json: the Macro-F1 and accuracy of each bootstrap resample) and the
+            metrics; an existing evaluation with the same parameters is returned without
+            predicting.
 
         Raises:
-            NotFound: dataset or model missing. InvalidInput: empty or malformed dataset, a
-            dataset URI of another kind, bad batch size, n_bootstrap or confidence beyond their
-            limits, ``in_process`` without ``model_uri``, an ``inference_address`` the settings
-            do not allow, or gold labels the model does not have. Unavailable: inference
-            service unreachable.
+            NotFound: dataset or model missing. InvalidInput: no condition, empty or malformed
+            dataset, a dataset URI of another kind, bad batch size, n_bootstrap or confidence
+            beyond their limits, ``in_process`` without ``model_uri``, an ``inference_address``
+            the settings do not allow, or gold labels the model does not have. Unavailable:
+            inference service unreachable.
         """
         check_evaluate_request(self.settings, batch_size=batch_size, n_bootstrap=n_bootstrap,
                                confidence=confidence, seed=seed)
@@ -123,7 +131,8 @@ class AnalysisCore:
             model_uri, labels = self._served_model(model, address)
             _check_gold_labels(gold, labels, model, dataset_uri)
         params = {"model_uri": model_uri, "dataset_uri": dataset_uri, "tags": tags, "in_process": in_process,
-                  "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence}
+                  "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence,
+                  "condition": condition.model_dump() if condition else None, "format": EVALUATION_FORMAT}
         artifact_id = job_id("eval", params)
         if existing := find(self.store, "evaluation", artifact_id):
             _, data = read_evaluation(existing.uri, self.settings)
@@ -132,25 +141,33 @@ class AnalysisCore:
             classifier = self._classifier(model_uri)
             model, labels = model or Path(model_uri).name, list(classifier.labels)
             _check_gold_labels(gold, labels, model, dataset_uri)
+        if condition is None:  # after the input checks, so a bad request is told what is wrong with it first
+            raise InvalidInput("Evaluate needs a condition (task and source of the model's training data)")
+        if in_process:
             predicted = self._predict_in_process(classifier, texts, batch_size, model, progress)
         else:
             predicted = self._predict_served(model, address, texts, batch_size, progress)
-        metrics = evaluate_predictions(gold, predicted, labels, n_bootstrap=n_bootstrap, seed=seed,
-                                       confidence=confidence)
+        metrics, resampled = evaluate_with_resamples(gold, predicted, labels, n_bootstrap=n_bootstrap, seed=seed,
+                                                     confidence=confidence)
         wall = round(time.perf_counter() - started, 3)
         with staging() as folder:
             (folder / METRICS_FILE).write_text(json.dumps(
-                {**metrics.model_dump(), "tags": tags, "model": model, "model_uri": model_uri,
-                 "wall_time_s": wall}, indent=2))
+                {**metrics.model_dump(), "condition": condition.model_dump(), "tags": tags, "model": model,
+                 "model_uri": model_uri, "wall_time_s": wall}, indent=2))
+            if resampled is not None:
+                (folder / RESAMPLES_FILE).write_text(json.dumps(
+                    {"seed": seed, "n": len(gold), "macro_f1": [round(float(v), 6) for v in resampled.macro_f1],
+                     "accuracy": [round(float(v), 6) for v in resampled.accuracy]}))
             with (folder / PREDICTIONS_FILE).open("w") as out:
                 for row, (g, p) in enumerate(zip(gold, predicted)):
                     out.write(json.dumps({"row": row, "gold": g, "predicted": p}) + "\n")
             ref = publish(self.store, folder, kind="evaluation", artifact_id=artifact_id, service=SERVICE,
                           parameters={"model": model, **params}, inputs=[model_uri, dataset_uri],
                           stats={"macro_f1": metrics.macro_f1, "accuracy": metrics.accuracy,
-                                 "support": metrics.support, "wall_time_s": wall, **tags})
-        log.info("evaluated '%s' on %s: Macro-F1 %.3f, accuracy %.3f (n=%d)", model, dataset_uri,
-                 metrics.macro_f1, metrics.accuracy, metrics.support)
+                                 "support": metrics.support, "wall_time_s": wall, "tags": tags,
+                                 **condition.model_dump()})
+        log.info("evaluated '%s' (%s / %s) on %s: Macro-F1 %.3f, accuracy %.3f (n=%d)", model, condition.task,
+                 condition.label, dataset_uri, metrics.macro_f1, metrics.accuracy, metrics.support)
         return ref, metrics
 
     @staticmethod
@@ -316,7 +333,7 @@ class AnalysisCore:
         self, *, evaluation_uri: str = "", model: str = "", model_uri: str = "", in_process: bool = False,
         dataset_uri: str = "", inference_address: str = "", gammas: list[float] | None = None,
         min_instances: int = MIN_INSTANCES, tags: dict[str, str] | None = None,
-        progress: ProgressFn = ignore_progress,
+        condition: Condition | None = None, progress: ProgressFn = ignore_progress,
     ) -> tuple[ArtifactRef, SweepResult]:
         """Accuracy vs annotator-agreement threshold γ with linear fit and Spearman ρ (Figure 2).
 
@@ -332,7 +349,8 @@ class AnalysisCore:
             inference_address: inference service host:port.
             gammas: thresholds in [0, 1]; None/empty: :func:`default_gammas` of the task's labels.
             min_instances: thresholds keeping fewer instances are left out of the fit.
-            tags: tags of the evaluation (``task``, ``source``).
+            tags: free-form tags of the evaluation.
+            condition: what the model was trained on (when evaluating here).
             progress: ``evaluate`` events.
 
         Returns:
@@ -347,7 +365,8 @@ class AnalysisCore:
             if not dataset_uri or not (model or model_uri):
                 raise InvalidInput("instance subjectivity needs evaluation_uri, or a model and dataset_uri")
             evaluation_uri = self.evaluate(model, dataset_uri, inference_address=inference_address, tags=tags,
-                                           model_uri=model_uri, in_process=in_process, progress=progress)[0].uri
+                                           model_uri=model_uri, in_process=in_process, condition=condition,
+                                           progress=progress)[0].uri
         evaluation, metrics = read_evaluation(evaluation_uri, self.settings)
         dataset_uri = evaluation.manifest.parameters["dataset_uri"]
         gammas = sorted(gammas) if gammas else default_gammas(len(metrics["labels"]))
@@ -364,13 +383,14 @@ class AnalysisCore:
         if len(correct) != len(frame):
             raise InvalidInput(f"{evaluation_uri} holds {len(correct)} predictions for {len(frame)} rows")
         sweep = agreement_sweep(correct, frame["agreement"].to_numpy(), gammas, min_instances)
-        tags = metrics.get("tags", {})
+        run = load_run(evaluation_uri, self.settings)
         sweep = sweep.model_copy(update={"evaluation_uri": evaluation_uri, "dataset_uri": dataset_uri,
-                                         "task": tags.get("task", ""), "source": tags.get("source", "")})
+                                         "task": run.condition.task, "source": run.condition.label})
         fit = sweep.fit
         ref = self._publish("instance-subjectivity", artifact_id, sweep, params, [evaluation_uri, dataset_uri],
                             {"slope": fit.slope, "r_squared": fit.r_squared, "spearman_rho": fit.spearman_rho,
-                             "spearman_p": fit.spearman_p, "points": len(sweep.points), **tags})
+                             "spearman_p": fit.spearman_p, "points": len(sweep.points), "task": sweep.task,
+                             "source": sweep.source})
         return ref, sweep
 
     @single_flight("task-subjectivity")
@@ -378,7 +398,8 @@ class AnalysisCore:
         """Real → synthetic Macro-F1 gap against catalog subjectivity, Spearman ρ per source.
 
         Args:
-            evaluation_uris: evaluations tagged ``task`` and ``source`` (``real`` = baseline).
+            evaluation_uris: evaluations with conditions; Table-1 models only, seeds averaged
+                (:func:`synthclf.analysis.table1.aggregate`), ``real`` = the baseline.
 
         Returns:
             The ``task-subjectivity`` artifact and the result (with a caveat below 5 tasks).
@@ -392,25 +413,117 @@ class AnalysisCore:
         artifact_id = job_id("task-subjectivity", {"evaluation_uris": sorted(evaluation_uris)})
         if cached := self._cached("task-subjectivity", artifact_id, TaskSubjectivityResult):
             return cached
-        scores = []
-        for uri in evaluation_uris:
-            _, data = read_evaluation(uri, self.settings)
-            tags = data.get("tags", {})
-            scores.append((tags.get("task", "?"), tags.get("source", "?"), data["macro_f1"]))
+        runs = [load_run(uri, self.settings) for uri in evaluation_uris]
+        scores = [(c.condition.task, c.condition.backbone, c.condition.source, c.macro_f1)
+                  for c in aggregate(runs) if c.condition.is_table1]
         ratings = {name: spec.subjectivity for name, spec in load_catalog().items() if spec.subjectivity}
         result = task_subjectivity(scores, ratings).model_copy(update={"evaluation_uris": list(evaluation_uris)})
         ref = self._publish("task-subjectivity", artifact_id, result, {"evaluation_uris": sorted(evaluation_uris)},
                             list(evaluation_uris), {"tasks": len({g.task for g in result.gaps})})
         return ref, result
 
-    def report(self, title: str, evaluation_uris: list[str], input_uris: list[str] | None = None, **options):
-        """Render the experiment report; see :func:`synthclf.analysis.reporting.make_report`."""
-        from synthclf.analysis.reporting import make_report
+    @single_flight("projection")
+    def projection(self, dataset_uris: list[str], *, max_texts: int = MAX_TEXTS, points: int = PROJECTION_POINTS,
+                   seed: int = 0, progress: ProgressFn = ignore_progress) -> tuple[ArtifactRef, ProjectionResult]:
+        """Figure 1: 2-D PCA projection of the embeddings of one task's training sets.
 
-        check_at_most(len(evaluation_uris) + len(input_uris or ()), self.settings, "max_request_uris",
-                      "evaluation and input URIs")
-        check_analysis_texts(self.settings, options.get("max_texts", MAX_TEXTS), seed=options.get("seed", 0))
-        return make_report(self, title, evaluation_uris, input_uris or [], **options)
+        Args:
+            dataset_uris: datasets of one task (real training split, synthetic sets).
+            max_texts: texts embedded per dataset (stratified sample).
+            points: points kept per dataset (seeded) for a readable scatter.
+            seed: sample seed.
+            progress: ``embed`` events.
+
+        Returns:
+            The ``projection`` artifact (projection.json) and the result.
+
+        Raises:
+            InvalidInput: no datasets, datasets of several tasks, ``max_texts`` or ``points`` < 1.
+            NotFound: a dataset is missing.
+        """
+        if not dataset_uris:
+            raise InvalidInput("a projection needs at least one dataset URI")
+        check_at_most(len(dataset_uris), self.settings, "max_request_uris", "dataset URIs")
+        check_analysis_texts(self.settings, max_texts, seed=seed)
+        check_count(points, 1, self.settings, "max_analysis_texts", "points per dataset (points)")
+        params = {"dataset_uris": list(dataset_uris), "max_texts": max_texts, "points": points, "seed": seed,
+                  "embedding": MODEL_NAME}
+        artifact_id = job_id("projection", params)
+        if cached := self._cached("projection", artifact_id, ProjectionResult):
+            return cached
+        rng = np.random.default_rng(seed)
+        groups, tasks = {}, set()
+        for uri in dataset_uris:
+            artifact, embeddings, _, _ = self.sample_embeddings(uri, max_texts, seed, progress)
+            stats = artifact.manifest.stats
+            tasks.add(str(stats.get("task", "")))
+            source = str(stats.get("source", "?"))
+            if source not in groups:
+                keep = np.sort(rng.permutation(len(embeddings))[:points])
+                groups[source] = embeddings[keep]
+        if len(tasks) > 1:
+            raise InvalidInput(f"a projection is of one task's datasets, got {', '.join(sorted(tasks))}")
+        coordinates = pca_projection(groups, seed)
+        result = ProjectionResult(task=tasks.pop(), points={k: v.round(5).tolist() for k, v in coordinates.items()},
+                                  dataset_uris=list(dataset_uris))
+        ref = self._publish("projection", artifact_id, result, params, list(dataset_uris),
+                            {"task": result.task, "sources": list(result.points)})
+        return ref, result
+
+    @single_flight("verdict")
+    def verdict(self, evaluation_uris: list[str], *, delta: float = DELTA, label_cost_usd: float | None = None,
+                synthetic_datasets: dict[str, str] | None = None,
+                seed: int = 0) -> tuple[ArtifactRef, TaskVerdict]:
+        """One task's learning curve, real-label equivalents, stretch gains and verdict.
+
+        Args:
+            evaluation_uris: the task's evaluations with conditions (Table-1 models, curve
+                points, mixed models), paired (same test split and bootstrap seed).
+            delta: margin δ of the rules (synthclf.analysis.verdict), in [0, 1).
+            label_cost_usd: price of one human label (US$); None: no cost comparison.
+            synthetic_datasets: per synthetic source its dataset artifact, whose manifest's
+                recorded LLM cost gives the cost per equivalent real label.
+            seed: seed of the seed resampling in the intervals.
+
+        Returns:
+            The ``verdict`` artifact (verdict.json) and the :class:`TaskVerdict`.
+
+        Raises:
+            InvalidInput: no evaluations, several tasks, unpaired evaluations, δ out of range,
+                a negative label cost, a seed outside [0, 2**32 - 1]. NotFound: an artifact is missing.
+        """
+        if not evaluation_uris:
+            raise InvalidInput("a verdict needs the evaluation URIs of one task")
+        check_at_most(len(evaluation_uris) + len(synthetic_datasets or {}), self.settings, "max_request_uris",
+                      "evaluation and dataset URIs")
+        check_seed(seed)
+        if label_cost_usd is not None and not (math.isfinite(label_cost_usd) and label_cost_usd >= 0):
+            raise InvalidInput(f"label cost must be a finite amount >= 0 US$, got {label_cost_usd}")
+        synthetic_datasets = dict(synthetic_datasets or {})
+        params = {"evaluation_uris": sorted(evaluation_uris), "delta": delta, "label_cost_usd": label_cost_usd,
+                  "synthetic_datasets": synthetic_datasets, "seed": seed}
+        artifact_id = job_id("verdict", params)
+        if cached := self._cached("verdict", artifact_id, TaskVerdict):
+            return cached
+        runs = [load_run(uri, self.settings) for uri in evaluation_uris]
+        spec = load_catalog().get(runs[0].condition.task)  # a user's own task has no catalog rating
+        costs = {}
+        for source, uri in synthetic_datasets.items():
+            stats = read_manifest(uri, self.settings, kind="dataset").stats
+            cost = stats.get("cost_usd")
+            costs[source] = (int(stats.get("rows", 0)), float(cost) if isinstance(cost, (int, float)) else None)
+        agreement = None
+        if runs[0].dataset_uri:
+            _, frame = read_dataset(runs[0].dataset_uri, self.settings)
+            if "agreement" in frame and frame["agreement"].notna().any():
+                agreement = float(frame["agreement"].mean())
+        result = task_verdict(runs, n_labels=len(runs[0].labels) or 2, delta=delta, label_cost_usd=label_cost_usd,
+                              synthetic_costs=costs, subjectivity=spec.subjectivity if spec else None,
+                              agreement=agreement, seed=seed)
+        ref = self._publish("verdict", artifact_id, result, params, list(evaluation_uris) + list(
+            synthetic_datasets.values()), {"task": result.task, "decision": result.decision})
+        log.info("verdict for %s: %s — %s", result.task, result.decision_text, result.reason)
+        return ref, result
 
 
 def _check_gold_labels(gold: list[str], labels: list[str], model: str, dataset_uri: str) -> None:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import math
 
+from synthclf.analysis.condition import Condition
 from synthclf.analysis.diversity import MAX_TEXTS, DiversityScores
 from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Interval
+from synthclf.analysis.projection import PROJECTION_POINTS
+from synthclf.analysis.reporting import make_report
 from synthclf.analysis.service import AnalysisCore
 from synthclf.analysis.similarity import TOP_K
 from synthclf.analysis.subjectivity import MIN_INSTANCES
+from synthclf.analysis.verdict import DELTA
 from synthclf.core.artifacts import ArtifactRef, split_uri
+from synthclf.core.errors import validated
 from synthclf.core.grpc_server import ref_to_proto, stream_job
 from synthclf.v1 import analysis_pb2 as pb
 from synthclf.v1 import analysis_pb2_grpc
@@ -31,6 +36,20 @@ def _interval(interval: Interval | None) -> pb.Interval | None:
 def _evaluation_ref(uri: str) -> ArtifactRef:
     _, kind, artifact_id = split_uri(uri)
     return ArtifactRef(uri=uri, kind=kind, id=artifact_id)
+
+
+def condition_from_proto(message: pb.Condition) -> Condition | None:
+    """Decode a condition; None when it is unset (the core then says it is missing, after its
+    checks of the rest of the request).
+
+    Raises:
+        InvalidInput: a condition without task or source, or with fields out of range.
+    """
+    if not message.task and not message.source:
+        return None
+    return validated(Condition, "condition", {"task": message.task, "source": message.source,
+                                              "backbone": message.backbone, "seed": message.seed,
+                                              "real_per_label": message.real_per_label})
 
 
 def _scores(scores: DiversityScores) -> pb.DiversityScores:
@@ -51,7 +70,8 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 request.model, request.dataset_uri, inference_address=request.inference_address,
                 batch_size=request.batch_size or 64, tags=dict(request.tags), model_uri=request.model_uri,
                 in_process=request.in_process, n_bootstrap=request.n_bootstrap or N_BOOTSTRAP,
-                seed=request.seed, confidence=request.confidence or CONFIDENCE, progress=progress)
+                seed=request.seed, confidence=request.confidence or CONFIDENCE,
+                condition=condition_from_proto(request.condition), progress=progress)
 
         def result(outcome):
             """Encode the job's outcome as the last response."""
@@ -101,7 +121,8 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 evaluation_uri=request.evaluation_uri, model=request.model, model_uri=request.model_uri,
                 in_process=request.in_process, dataset_uri=request.dataset_uri,
                 inference_address=request.inference_address, gammas=list(request.gammas),
-                min_instances=request.min_instances or MIN_INSTANCES, tags=dict(request.tags), progress=progress)
+                min_instances=request.min_instances or MIN_INSTANCES, tags=dict(request.tags),
+                condition=condition_from_proto(request.condition), progress=progress)
 
         def result(outcome):
             """Encode the job's outcome as the last response."""
@@ -122,20 +143,43 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         ref, r = self.core.task_subjectivity(list(request.evaluation_uris))
         return pb.TaskSubjectivityResponse(
             task_subjectivity=ref_to_proto(ref),
-            gaps=[pb.TaskGap(task=g.task, source=g.source, subjectivity=g.subjectivity,
+            gaps=[pb.TaskGap(task=g.task, source=g.source, backbone=g.backbone, subjectivity=g.subjectivity,
                              real_macro_f1=g.real_macro_f1, macro_f1=g.macro_f1, gap=g.gap) for g in r.gaps],
-            correlations=[pb.GapCorrelation(source=c.source, n_tasks=c.n_tasks, spearman_rho=_num(c.spearman_rho),
-                                            spearman_p=_num(c.spearman_p)) for c in r.correlations],
+            correlations=[pb.GapCorrelation(source=c.source, backbone=c.backbone, n_tasks=c.n_tasks,
+                                            spearman_rho=_num(c.spearman_rho), spearman_p=_num(c.spearman_p))
+                          for c in r.correlations],
             caveat=r.caveat)
+
+    def Projection(self, request, context):
+        """Stream embedding progress, then the projection reference."""
+        def job(progress):
+            """The core call, reporting to ``progress``."""
+            return self.core.projection(list(request.dataset_uris), max_texts=request.max_texts or MAX_TEXTS,
+                                        points=request.points or PROJECTION_POINTS, seed=request.seed,
+                                        progress=progress)
+
+        return stream_job(job, context, on_progress=lambda e: pb.ProjectionResponse(progress=e),
+                          on_result=lambda outcome: pb.ProjectionResponse(projection=ref_to_proto(outcome[0])))
+
+    def Verdict(self, request, context):
+        """The task's learning curve, equivalents and verdict."""
+        ref, v = self.core.verdict(list(request.evaluation_uris), delta=request.delta or DELTA,
+                                   label_cost_usd=request.label_cost_usd or None,
+                                   synthetic_datasets=dict(request.synthetic_datasets), seed=request.seed)
+        return pb.VerdictResponse(verdict=ref_to_proto(ref), task=v.task, decision=v.decision, reason=v.reason,
+                                  equivalents=[pb.RealLabelEquivalent(
+                                      source=e.source, real_per_label=e.real_per_label, backbone=e.backbone,
+                                      macro_f1=e.macro_f1, per_label=_num(e.equivalent.per_label), text=e.text,
+                                      interval=pb.Interval(low=_num(e.equivalent.low), high=_num(e.equivalent.high)))
+                                      for e in v.equivalents])
 
     def Report(self, request, context):
         """Stream report progress, then the report reference, its Markdown and file list."""
         def job(progress):
             """The core call, reporting to ``progress``."""
-            return self.core.report(
-                request.title, list(request.evaluation_uris), list(request.input_uris),
-                skip_analyses=request.skip_analyses, max_texts=request.max_texts or MAX_TEXTS, seed=request.seed,
-                usd_per_million_prompt_tokens=request.usd_per_million_prompt_tokens,
+            return make_report(
+                self.core.store, self.core.settings, request.title, list(request.evaluation_uris),
+                list(request.input_uris), usd_per_million_prompt_tokens=request.usd_per_million_prompt_tokens,
                 usd_per_million_completion_tokens=request.usd_per_million_completion_tokens, progress=progress)
 
         def result(outcome):

@@ -169,6 +169,7 @@ class TaskGap(BaseModel):
     real_macro_f1: float
     macro_f1: float
     gap: float = Field(description="real_macro_f1 - macro_f1; positive: synthetic data falls short.")
+    backbone: str = Field("", description="Encoder of both models; '' = the default.")
 
 
 class GapCorrelation(BaseModel):
@@ -176,6 +177,7 @@ class GapCorrelation(BaseModel):
 
     source: str
     n_tasks: int
+    backbone: str = ""
     spearman_rho: float | None = None
     spearman_p: float | None = None
 
@@ -189,39 +191,40 @@ class TaskSubjectivityResult(BaseModel):
     evaluation_uris: list[str] = Field(default_factory=list)
 
 
-def task_subjectivity(scores: Sequence[tuple[str, str, float]], ratings: dict[str, int]) -> TaskSubjectivityResult:
-    """Gap real → each synthetic source per task, and its Spearman ρ with the tasks' ratings.
+def task_subjectivity(scores: Sequence[tuple[str, str, str, float]], ratings: dict[str, int]) -> TaskSubjectivityResult:
+    """Gap real → each synthetic source per task and backbone, and its Spearman ρ with the tasks' ratings.
 
     Args:
-        scores: (task, source, Macro-F1) triples; source ``"real"`` is the baseline.
+        scores: (task, backbone, source, Macro-F1) — one per task, backbone and source (seeds
+            already averaged); source ``"real"`` is the baseline of its task and backbone.
         ratings: subjectivity stars per task (1..5); tasks without a rating are skipped.
 
     Returns:
         Gaps and per-source correlations; ``caveat`` explains when ρ is missing or rests on
         fewer than :data:`MIN_TASKS` tasks.
     """
-    by_task: dict[str, dict[str, float]] = {}
-    for task, source, value in scores:
-        by_task.setdefault(task, {})[source] = value
+    by_task: dict[tuple[str, str], dict[str, float]] = {}
+    for task, backbone, source, value in scores:
+        by_task.setdefault((task, backbone), {})[source] = value
     gaps = [
-        TaskGap(task=task, source=source, subjectivity=ratings[task], real_macro_f1=values["real"],
+        TaskGap(task=task, source=source, backbone=backbone, subjectivity=ratings[task], real_macro_f1=values["real"],
                 macro_f1=value, gap=values["real"] - value)
-        for task, values in sorted(by_task.items()) if "real" in values and task in ratings
+        for (task, backbone), values in sorted(by_task.items()) if "real" in values and task in ratings
         for source, value in sorted(values.items()) if source != "real"
     ]
     correlations = []
-    for source in sorted({g.source for g in gaps}):
-        rows = [g for g in gaps if g.source == source]
+    for source, backbone in sorted({(g.source, g.backbone) for g in gaps}):
+        rows = [g for g in gaps if g.source == source and g.backbone == backbone]
         fit = fit_trend([g.subjectivity for g in rows], [g.gap for g in rows])
-        correlations.append(GapCorrelation(source=source, n_tasks=len(rows), spearman_rho=fit.spearman_rho,
-                                           spearman_p=fit.spearman_p))
+        correlations.append(GapCorrelation(source=source, backbone=backbone, n_tasks=len(rows),
+                                           spearman_rho=fit.spearman_rho, spearman_p=fit.spearman_p))
     n_tasks = len({g.task for g in gaps})
     caveat = ""
     if n_tasks < MIN_TASKS:
         caveat = (f"only {n_tasks} task(s) with both real and synthetic results: Spearman's ρ over so few "
                   f"points is fragile (undefined below 3 tasks or with tied ratings only) — the paper "
                   f"uses 10 tasks; read the gaps one by one")
-    missing = sorted(t for t in by_task if t not in ratings)
+    missing = sorted({t for t, _ in by_task if t not in ratings})
     if missing:
         caveat = "; ".join(filter(None, [caveat, f"no subjectivity rating for: {', '.join(missing)}"]))
     return TaskSubjectivityResult(gaps=gaps, correlations=correlations, caveat=caveat)

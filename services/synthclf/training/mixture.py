@@ -8,6 +8,7 @@ recorded, because the manifest must say what the model was trained on.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,7 +19,8 @@ from synthclf.core.errors import InvalidInput
 class TrainingData(BaseModel):
     """One training dataset and how many of its rows to draw (stratified by label).
 
-    ``count`` and ``fraction`` are mutually exclusive; with neither, all rows are used.
+    ``count``, ``fraction`` and ``count_per_label`` are mutually exclusive; with none, all
+    rows are used.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -28,14 +30,35 @@ class TrainingData(BaseModel):
     fraction: float = Field(
         0.0, ge=0, le=1, description="Share of the dataset's rows to draw, in (0, 1]; 0: not set."
     )
+    count_per_label: int = Field(
+        0, ge=0, description="Rows to draw of every label (balanced, a learning-curve point); 0: not set."
+    )
 
     @model_validator(mode="after")
     def _one_amount(self) -> TrainingData:
-        if self.count and self.fraction:
-            raise ValueError(
-                f"{self.uri}: give count ({self.count}) or fraction ({self.fraction}), not both"
-            )
+        given = [f"{name} ({value})" for name, value in
+                 (("count", self.count), ("fraction", self.fraction), ("count_per_label", self.count_per_label))
+                 if value]
+        if len(given) > 1:
+            raise ValueError(f"{self.uri}: give one of count, fraction, count_per_label, not {' and '.join(given)}")
         return self
+
+    def key(self) -> dict:
+        """The fields that identify the draw (``count_per_label`` only when set, so the ids of
+        jobs that never used it are unchanged)."""
+        return self.model_dump(exclude=set() if self.count_per_label else {"count_per_label"})
+
+    def draw(self, frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        """The rows to use from ``frame`` (stratified by count or fraction, or balanced per label).
+
+        Raises:
+            InvalidInput: a count above the dataset's rows, or a label with fewer rows than
+                ``count_per_label``.
+        """
+        if self.count_per_label:
+            return balanced_sample(frame, self.count_per_label, seed, what=self.uri)
+        wanted = self.rows_wanted(len(frame))
+        return subsample(frame, wanted, seed=seed) if wanted < len(frame) else frame
 
     def rows_wanted(self, available: int) -> int:
         """Rows to draw from a dataset of ``available`` rows.
@@ -52,6 +75,34 @@ class TrainingData(BaseModel):
         if self.fraction:
             return max(1, round(self.fraction * available))
         return available
+
+
+def balanced_sample(frame: pd.DataFrame, per_label: int, seed: int, what: str = "dataset") -> pd.DataFrame:
+    """``per_label`` rows of every label present, drawn without replacement (seeded).
+
+    Args:
+        frame: rows with a ``label`` column.
+        per_label: rows wanted of each label (>= 1).
+        seed: seed of the draw (same seed and rows -> same rows; a larger ``per_label``
+            draws a superset's worth of fresh rows, not an extension).
+        what: how to name the dataset in errors.
+
+    Returns:
+        The chosen rows in their original order.
+
+    Raises:
+        InvalidInput: a label with fewer than ``per_label`` rows.
+    """
+    counts = frame["label"].value_counts()
+    short = {str(label): int(n) for label, n in counts.items() if n < per_label}
+    if short:
+        raise InvalidInput(f"{what}: asked for {per_label} rows per label, but "
+                           + ", ".join(f"'{label}' has {n}" for label, n in sorted(short.items())))
+    rng = np.random.default_rng(seed)
+    labels = frame["label"].to_numpy()
+    chosen = [rng.choice(np.flatnonzero(labels == label), size=per_label, replace=False)
+              for label in sorted(counts.index)]
+    return frame.iloc[np.sort(np.concatenate(chosen))]
 
 
 def check_rows(frame: pd.DataFrame, label_names: list[str], what: str) -> None:
@@ -106,13 +157,12 @@ def draw_mixture(
     parts, stats = [], []
     for position, (item, frame, source) in enumerate(inputs):
         check_rows(frame, label_names, f"training dataset {item.uri}")
-        wanted = item.rows_wanted(len(frame))
-        drawn = subsample(frame, wanted, seed=seed) if wanted < len(frame) else frame
-        drawn = drawn[["text", "label"]].assign(source=source, input=position)
+        drawn = item.draw(frame, seed)[["text", "label"]].assign(source=source, input=position)
         parts.append(drawn)
         stats.append({
             "uri": item.uri, "source": source, "rows_available": len(frame),
             "count": item.count or None, "fraction": item.fraction or None,
+            "count_per_label": item.count_per_label or None,
             "rows_drawn": len(drawn),
             "label_counts": {str(k): int(v) for k, v in drawn["label"].value_counts().sort_index().items()},
         })

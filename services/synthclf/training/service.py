@@ -139,7 +139,7 @@ class TrainingCore:
         else:
             validation_source = (SPLIT_OF_TRAINING_DATA if config.validation_fraction > 0
                                  else NO_VALIDATION)
-        params = {"task": task, "data": [d.model_dump() for d in data],
+        params = {"task": task, "data": [d.key() for d in data],
                   "config": config.model_dump(mode="json"), "validation_uri": validation_uri or None,
                   "validation_source": validation_source}
         artifact_id = job_id(f"{spec.name}-model", params)

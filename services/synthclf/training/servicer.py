@@ -38,13 +38,14 @@ def config_from_proto(request: pb.TrainRequest) -> TrainConfig:
 
 
 def data_from_proto(request: pb.TrainRequest) -> list[TrainingData]:
-    """Decode the training datasets (count or fraction each).
+    """Decode the training datasets (count, fraction or count per label each).
 
     Raises:
-        InvalidInput: both count and fraction given, or one out of range.
+        InvalidInput: more than one amount given, or one out of range.
     """
     return [validated(TrainingData, "training data", {"uri": d.uri, "count": d.count,
-                                                       "fraction": _float32(d.fraction)})
+                                                       "fraction": _float32(d.fraction),
+                                                       "count_per_label": d.count_per_label})
             for d in request.data]
 
 

@@ -92,7 +92,8 @@ def test_sweep_on_real_vader_data_gives_finite_fit():
 
 def test_task_subjectivity_gaps_and_spearman():
     ratings = {"t1": 1, "t2": 2, "t3": 3, "t4": 4, "t5": 5}
-    scores = [(t, "real", 0.9) for t in ratings] + [(t, "zero_shot", 0.9 - 0.05 * r) for t, r in ratings.items()]
+    scores = [(t, "", "real", 0.9) for t in ratings] + [(t, "", "zero_shot", 0.9 - 0.05 * r)
+                                                         for t, r in ratings.items()]
     result = task_subjectivity(scores, ratings)
     assert [g.gap for g in result.gaps] == pytest.approx([0.05, 0.10, 0.15, 0.20, 0.25])
     (corr,) = result.correlations
@@ -101,7 +102,15 @@ def test_task_subjectivity_gaps_and_spearman():
 
 
 def test_task_subjectivity_with_few_tasks_has_a_caveat():
-    result = task_subjectivity([("a", "real", 0.9), ("a", "few_shot", 0.8), ("b", "real", 0.9),
-                                ("b", "few_shot", 0.7), ("c", "few_shot", 0.5)], {"a": 1, "b": 3})
+    result = task_subjectivity([("a", "", "real", 0.9), ("a", "", "few_shot", 0.8), ("b", "", "real", 0.9),
+                                ("b", "", "few_shot", 0.7), ("c", "", "few_shot", 0.5)], {"a": 1, "b": 3})
     assert result.correlations[0].spearman_rho is None
     assert "only 2 task(s)" in result.caveat and "no subjectivity rating for: c" in result.caveat
+
+
+def test_task_subjectivity_compares_each_backbone_with_its_own_real_baseline():
+    scores = [("a", "", "real", 0.9), ("a", "", "few_shot", 0.8), ("a", "roberta", "real", 0.95),
+              ("a", "roberta", "few_shot", 0.9)]
+    result = task_subjectivity(scores, {"a": 2})
+    assert {(g.backbone, round(g.gap, 3)) for g in result.gaps} == {("", 0.1), ("roberta", 0.05)}
+    assert {c.backbone for c in result.correlations} == {"", "roberta"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect.states import Completed, Failed
 
 from orchestration.config import ExperimentConfig
-from orchestration.flows import _label, _model_name
+from orchestration.results import RunOutcome
+from synthclf.analysis.condition import Condition
 from orchestration.tasks import RETRIES, is_transient
 from synthclf.core.errors import DeadlineExceeded, InvalidInput, Unavailable
 
@@ -25,8 +26,17 @@ def test_retries_back_off_exponentially_with_jitter():
 
 
 def test_labels_name_backbone_and_seed_only_when_they_vary():
-    assert _label("few_shot", "", 0, ExperimentConfig()) == "few_shot"
+    cell = Condition(task="sms_spam", source="few_shot")
+    assert RunOutcome.of(cell, ExperimentConfig()).label == "few_shot"
     varied = ExperimentConfig(backbones=["", "roberta-base"], seeds=[0, 1])
-    assert _label("few_shot", "roberta-base", 1, varied) == "few_shot [roberta-base] seed 1"
-    assert _model_name("sms_spam", "real:100+few_shot [roberta-base] seed 1") == \
-        "sms_spam-real-100-few_shot--roberta-base--seed-1"
+    mixed = Condition(task="sms_spam", source="real:100+few_shot", backbone="roberta-base", seed=1)
+    assert RunOutcome.of(mixed, varied).label == "real:100+few_shot [roberta-base] seed 1"
+    curve = Condition(task="sms_spam", source="real", seed=2, real_per_label=16)
+    assert RunOutcome.of(curve, ExperimentConfig()).label == "real × 16/label seed 2"
+    assert RunOutcome.of(curve, ExperimentConfig()).condition() == curve
+
+
+def test_serving_names_are_unique_per_cell_and_safe():
+    mixed = Condition(task="sms_spam", source="real:100+few_shot", backbone="org/roberta-base", seed=1)
+    assert mixed.serving_name() == "sms_spam-real-100-few_shot-org-roberta-base-s1"
+    assert Condition(task="t", source="few_shot", real_per_label=8).serving_name() == "t-few_shot-default-s0-r8"

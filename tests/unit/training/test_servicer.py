@@ -35,7 +35,9 @@ def test_training_data_decodes_count_or_fraction_but_not_both():
                                     pb.TrainingData(uri="b", fraction=0.3)])
     first, second = data_from_proto(request)
     assert (first.count, first.fraction, second.count, second.fraction) == (100, 0, 0, 0.3)
-    with pytest.raises(InvalidInput, match="not both"):
+    with pytest.raises(InvalidInput, match="give one of count, fraction, count_per_label"):
         data_from_proto(pb.TrainRequest(data=[pb.TrainingData(uri="a", count=1, fraction=0.5)]))
+    (balanced,) = data_from_proto(pb.TrainRequest(data=[pb.TrainingData(uri="a", count_per_label=8)]))
+    assert balanced.count_per_label == 8
     with pytest.raises(InvalidInput, match="fraction"):
         data_from_proto(pb.TrainRequest(data=[pb.TrainingData(uri="a", fraction=1.5)]))
