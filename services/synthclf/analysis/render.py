@@ -260,6 +260,25 @@ def _cost_sections(data: ReportData) -> dict[str, Any]:
                              "training (Table-1 models) and evaluation wall times")}
 
 
+def _prompt_sections(data: ReportData) -> list[dict[str, Any]]:
+    """The prompts each task's synthetic data was generated with, for a person to review
+    (drafted prompts of a user's task included; Li et al. 2023, §3.1: context prompt, one
+    data-generation prompt per label, diversity prompt, few-shot imitation instruction)."""
+    sections, seen = [], set()
+    for d in sorted(data.datasets, key=lambda d: (d.task, source_rank(d.source))):
+        prompts = d.prompts
+        if not prompts or d.task in seen:
+            continue
+        seen.add(d.task)
+        per_label = prompts.get("per_label") if isinstance(prompts.get("per_label"), dict) else {}
+        rows = [["context prompt (system message)", str(prompts.get("context_prompt") or "–")]]
+        rows += [[f"data-generation prompt: {label}", str(text)] for label, text in per_label.items()]
+        rows += [["diversity prompt", str(prompts.get("diversity_prompt") or "–")],
+                 ["few-shot imitation instruction", str(prompts.get("imitation_instruction") or "–")]]
+        sections.append({"task": d.task, "table": _table(["prompt", "wording"], rows)})
+    return sections
+
+
 def _lineage(data: ReportData) -> list[str]:
     lines = [f"{r.condition.task} / {r.condition.label} [{r.condition.backbone_name}] seed {r.condition.seed}: "
              f"n={r.support}, evaluation `{r.evaluation_uri}`" + (f", model `{r.model_uri}`" if r.model_uri else "")
@@ -319,7 +338,7 @@ def render_report(data: ReportData, folder: Path) -> Rendered:
                                        [[label, _f(m.precision), _f(m.recall), _f(m.f1), _ci(m.f1_ci), str(m.support)]
                                         for label, m in r.per_class.items()])}
                       for r in data.runs if r.condition.is_table1 and r.per_class],
-        "notes": data.notes, "lineage": _lineage(data),
+        "prompts": _prompt_sections(data), "notes": data.notes, "lineage": _lineage(data),
     }
     markdown = _ENV.get_template("report.md.j2").render(**context)
     markdown = re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"

@@ -36,6 +36,11 @@ class DatasetRow(BaseModel):
     completion_tokens: int | None = None
     cost_usd: float | None = Field(None, description="Cost recorded by the generation service (US$).")
     wall_time_s: float | None = None
+    prompts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The prompts a synthetic set was generated with (its manifest's "
+        "parameters.prompts: context_prompt, per_label, diversity_prompt, "
+        "imitation_instruction), shown in the report for review; empty for real data.")
 
     @classmethod
     def from_stats(cls, uri: str, stats: dict[str, Any]) -> DatasetRow:

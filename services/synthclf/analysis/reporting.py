@@ -108,7 +108,11 @@ class _Collector:
         existing = next((d for d in self.data.datasets if d.uri == uri), None)
         if existing or not self._use(uri):
             return existing
-        row = DatasetRow.from_stats(uri, read_manifest(uri, self.settings, kind="dataset").stats)
+        manifest = read_manifest(uri, self.settings, kind="dataset")
+        row = DatasetRow.from_stats(uri, manifest.stats)
+        prompts = manifest.parameters.get("prompts")
+        if isinstance(prompts, dict):
+            row.prompts = prompts
         self.data.datasets.append(row)
         return row
 

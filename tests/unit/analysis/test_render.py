@@ -52,7 +52,12 @@ def _data() -> ReportData:
                                             {"sms_spam": 2}),
         datasets=[DatasetRow(uri="file:///x/dataset/f", task="sms_spam", source="few_shot", rows=200, requested=260,
                              accepted=200, rejected=60, prompt_tokens=52000, completion_tokens=6000,
-                             wall_time_s=310.0),
+                             wall_time_s=310.0,
+                             prompts={"context_prompt": "You are a helpful SMS writer.",
+                                      "per_label": {"spam": "Write a spam SMS | in 20 words.",
+                                                    "ham": "Write an ordinary SMS."},
+                                      "diversity_prompt": "Be more diverse.",
+                                      "imitation_instruction": "Imitate, do not copy."}),
                   DatasetRow(uri="file:///x/dataset/r", task="sms_spam", source="real", split="train", rows=200)],
         models=[ModelRow(uri=f"file:///x/model/{s}", task="sms_spam", source=s, curves=curves, best_epoch=3,
                          wall_time_s=40.0) for s in ("real", "zero_shot")],
@@ -184,3 +189,11 @@ def test_dataset_row_reads_generation_stats_with_rejection_reasons():
            "3 too short, 1 near duplicate." in text
     real = DatasetRow.from_stats("file:///x/dataset/r", {"rows": 5, "source": "real", "split": "train"})
     assert real.is_real_train and real.requested is None
+
+
+def test_prompts_used_are_shown_for_review(report):
+    md = report[0].markdown
+    section = md[md.index("## Prompts used"):]
+    assert "You are a helpful SMS writer." in section
+    assert "data-generation prompt: spam | Write a spam SMS \\| in 20 words." in section
+    assert "data-generation prompt: ham" in section and "Imitate, do not copy." in section
