@@ -15,13 +15,13 @@ added whole).
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from synthclf.core.config import get_settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.task_spec import (
     PROMPT_PLACEHOLDERS, LabelSpec, OfflineSource, TaskSpec, describe_errors, yaml_lines,
@@ -101,7 +101,8 @@ def load_catalog(path: Path | None = None) -> dict[str, TaskSpec]:
     """
     if path is not None:
         return _load(Path(path), None)
-    return dict(_load_default(os.environ.get(CATALOG_ENV_VAR) or None))
+    extra = get_settings().catalog
+    return dict(_load_default(str(extra) if extra else None))
 
 
 def get_task(name: str) -> TaskSpec:

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     )
     llm_api_key: str = Field("sk-no-key", description="API key for the LLM server.")
     llm_timeout_s: float = Field(120.0, description="Per-request LLM timeout, seconds.")
+    llm_prices: Path | None = Field(
+        None, description="YAML price table (USD per 1M tokens) whose entries replace the packaged "
+        "generation/prices.yaml; used for cost accounting and money budgets.")
+    catalog: Path | None = Field(
+        None, description="YAML file overriding or adding tasks (labels, prompts, subjectivity) of "
+        "core/catalog.yaml.")
     address: str = Field(DEFAULT_ADDRESS, description="Default host:port of every service.")
     generation_address: str | None = Field(None, description="Generation service host:port.")
     training_address: str | None = Field(None, description="Training service host:port.")

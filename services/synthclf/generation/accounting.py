@@ -18,12 +18,12 @@ out one at a time. So the job ends within one request of the cap, at any concurr
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from synthclf.core.config import get_settings
 from synthclf.core.errors import InvalidInput
 from synthclf.generation.llm import LLMOutput
 
@@ -72,7 +72,7 @@ class PriceTable:
         Raises:
             InvalidInput: a file is missing, not YAML, or has a malformed entry.
         """
-        path = override or (Path(os.environ[PRICES_ENV_VAR]) if os.environ.get(PRICES_ENV_VAR) else None)
+        path = override or get_settings().llm_prices
         entries, source = _read(DEFAULT_PRICES_PATH)
         if path is not None:
             extra, extra_source = _read(path)
