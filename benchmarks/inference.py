@@ -5,7 +5,7 @@ side:
 
 (a) Hugging Face ``pipeline("text-classification")`` on the trained PyTorch checkpoint
     (eager), one text per call and batched;
-(b) ONNX Runtime in this process: :class:`~synthclf.inference.onnx_model.OnnxClassifier`
+(b) ONNX Runtime in this process: :class:`~synthclf.core.onnx_runtime.OnnxClassifier`
     one text per call (the single-request latency), in batches of ``--batch-size`` texts in
     arrival order, and the whole list at once (sorted by length globally: an upper bound);
 (c) the inference service (``synthclf serve inference`` in its own process) over gRPC on
@@ -156,7 +156,7 @@ def run_hf(args, model_dir: Path, texts: list[str]) -> list[dict]:
 def make_ort(args, onnx_dir: Path):
     """(b) OnnxClassifier in this process, loaded once; returns ``texts -> rows`` (ONNX
     Runtime runs counted)."""
-    from synthclf.inference.onnx_model import OnnxClassifier
+    from synthclf.core.onnx_runtime import OnnxClassifier
 
     classifier = OnnxClassifier(onnx_dir, max_batch_size=args.batch_size)
     run, runs = classifier.run, collections.Counter()

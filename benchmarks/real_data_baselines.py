@@ -26,7 +26,7 @@ from pathlib import Path
 from synthclf.analysis.metrics import evaluate_predictions
 from synthclf.core.catalog import get_task
 from synthclf.core.datasets import load_real_dataset, subsample
-from synthclf.inference.onnx_model import OnnxClassifier
+from synthclf.core.onnx_runtime import OnnxClassifier
 from synthclf.training.onnx_export import export_onnx
 from synthclf.training.trainer import TrainConfig, train_classifier
 

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from synthclf import cli
 from synthclf.clients import InferenceClient
 from synthclf.core.config import Settings
-from synthclf.inference.onnx_model import OnnxClassifier
+from synthclf.core.onnx_runtime import OnnxClassifier
 from synthclf.server import start_server
 from synthclf.v1 import inference_pb2 as pb
 from synthclf.v1 import inference_pb2_grpc

@@ -193,7 +193,7 @@ class AnalysisCore:
 
     def _classifier(self, model_uri: str):
         """The OnnxClassifier of an onnx-model artifact, loaded once per process."""
-        from synthclf.inference.onnx_model import OnnxClassifier
+        from synthclf.core.onnx_runtime import OnnxClassifier
 
         with self._classifiers_lock:
             if model_uri not in self._classifiers:

@@ -21,7 +21,7 @@ from synthclf.core.inputs import fetch_kind, read_dataset
 from synthclf.core.limits import check_at_most, shown, truncate
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
-from synthclf.inference.onnx_model import MAX_LENGTH_LIMIT
+from synthclf.core.onnx_runtime import MAX_LENGTH_LIMIT
 from synthclf.training.backbone import check_backbone
 from synthclf.training.mixture import TrainingData, check_rows, draw_mixture
 from synthclf.training.onnx_export import export_onnx

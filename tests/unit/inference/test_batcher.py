@@ -10,7 +10,7 @@ import pytest
 
 from synthclf.core.errors import DeadlineExceeded, InvalidInput, NotReady, ResourceExhausted
 from synthclf.inference.batcher import DynamicBatcher
-from synthclf.inference.onnx_model import plan_runs
+from synthclf.core.onnx_runtime import plan_runs
 
 
 def row(text_id: int, tokens: int = 4) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 
 from synthclf.core.config import Settings
 from synthclf.core.errors import IntegrityError, InvalidInput, NotFound
-from synthclf.inference.onnx_model import OnnxClassifier
+from synthclf.core.onnx_runtime import OnnxClassifier
 from synthclf.inference.service import InferenceCore
 
 from tiny_classifier import LABELS, MAX_LENGTH, TEXTS

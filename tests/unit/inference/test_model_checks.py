@@ -19,7 +19,7 @@ from tiny_classifier import LABELS
 
 from synthclf.core.config import Settings
 from synthclf.core.errors import IntegrityError, InvalidInput, SynthclfError
-from synthclf.inference.onnx_model import OnnxClassifier
+from synthclf.core.onnx_runtime import OnnxClassifier
 
 
 def _graph_model(nodes, initializers) -> bytes:

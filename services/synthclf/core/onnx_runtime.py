@@ -1,9 +1,12 @@
 """Run an exported classifier (``model.onnx`` + tokenizer + ``labels.json``) with onnxruntime.
 
-The folder layout is the one :func:`synthclf.training.onnx_export.export_onnx` writes.
-Texts are sorted by token length and cut into runs by a cost model (:func:`plan_runs`) so
-short texts are not padded to the longest one (design.md: on CPU, padding to the longest
-text of a batch wastes more than batching saves); results come back in input order.
+The one home of ONNX Runtime inference: the inference service wraps :class:`OnnxClassifier`
+with its dynamic batcher and model repository, the analysis service runs it in process, and
+training reads its limits. The folder layout is the one the training service's ONNX export
+writes (an ``onnx-model`` artifact). Texts are sorted by token length and cut into runs by a
+cost model (:func:`plan_runs`) so short texts are not padded to the longest one (on CPU,
+padding to the longest text of a batch wastes more than batching saves; measured in
+benchmarks/README.md); results come back in input order.
 """
 
 from __future__ import annotations

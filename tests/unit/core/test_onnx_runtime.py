@@ -1,4 +1,4 @@
-"""Tests of synthclf.inference.onnx_model against the torch model it was exported from."""
+"""Tests of synthclf.core.onnx_runtime against the torch model it was exported from."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.errors import IntegrityError, InvalidInput
 from synthclf.core.models import minilm_path
-from synthclf.inference.onnx_model import (
+from synthclf.core.onnx_runtime import (
     DEFAULT_MAX_LENGTH, OnnxClassifier, plan_runs, select_providers,
 )
 from synthclf.training.onnx_export import export_onnx
