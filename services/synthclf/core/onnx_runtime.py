@@ -11,6 +11,7 @@ benchmarks/README.md); results come back in input order.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import logging
@@ -48,6 +49,23 @@ PROBE_IR_VERSION = 8
 MAX_LENGTH_LIMIT = 8192
 
 
+def _cuda_library_error() -> str | None:
+    """Why onnxruntime's CUDA provider library cannot be loaded, or None if it can.
+
+    Loading it with :mod:`ctypes` first (as onnxruntime itself would) finds a missing CUDA or
+    cuDNN library quietly: a session asked for CUDA without them logs an ERROR and a WARNING
+    line on every CPU-only machine before falling back.
+    """
+    library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    if not library.is_file():
+        return f"{library.name} is not installed"
+    try:
+        ctypes.CDLL(str(library))
+    except OSError as exc:  # e.g. "libcublasLt.so.13: cannot open shared object file"
+        return str(exc).replace(f"{library}: ", "")
+    return None
+
+
 @functools.cache
 def _cuda_works() -> tuple[bool, str]:
     """Whether a session really initialises on CUDA, with the reason (probed once).
@@ -58,6 +76,8 @@ def _cuda_works() -> tuple[bool, str]:
     """
     if CUDA not in ort.get_available_providers():
         return False, f"onnxruntime {ort.__version__} has no CUDAExecutionProvider"
+    if missing := _cuda_library_error():
+        return False, f"the CUDA execution provider's libraries cannot be loaded ({missing})"
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])

@@ -173,3 +173,20 @@ def test_plan_runs_keeps_equal_lengths_together_and_a_long_text_alone():
     assert [r.tolist() for r in plan_runs(np.array([9, 9, 9, 9]), 32)] == [[0, 1, 2, 3]]
     runs = plan_runs(np.array([4, 4, 4, 500]), 32, overhead_tokens=16, max_tokens=2048)
     assert [r.tolist() for r in runs] == [[0, 1, 2], [3]]
+
+
+def test_provider_choice_is_one_info_line_and_no_onnxruntime_error():
+    """On a machine without CUDA libraries the probe stays quiet (issue 16): no ERROR line from
+    onnxruntime's own logger, one INFO line from synthclf saying which provider and why."""
+    import subprocess
+    import sys
+
+    code = ("import logging; logging.basicConfig(level=logging.INFO)\n"
+            "from synthclf.core.onnx_runtime import select_providers; print(select_providers())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    lines = (out.stdout + out.stderr).splitlines()
+    chosen = [line for line in lines if "using " in line and "ExecutionProvider" in line]
+    assert len(chosen) == 1, lines
+    if "CUDAExecutionProvider" not in out.stdout:  # a CPU machine
+        assert "CPUExecutionProvider:" in chosen[0]
+        assert not [line for line in lines if "[E:onnxruntime" in line or "[W:onnxruntime" in line], lines
