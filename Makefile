@@ -9,7 +9,7 @@ STAMP := .make
 # synthclf.v1 and the vendored Open Inference Protocol (KServe v2, package `inference`).
 PROTOS := $(wildcard protos/synthclf/v1/*.proto) $(wildcard protos/synthclf/oip/*.proto)
 
-.PHONY: setup run test test-fast test-compose protos validate-deploy clean
+.PHONY: setup run test test-fast lint test-compose protos validate-deploy clean
 
 setup: $(STAMP)/data $(STAMP)/llama $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf
 
@@ -59,13 +59,18 @@ $(STAMP)/gguf: $(STAMP)/data $(STAMP)/package
 
 protos: $(STAMP)/protos
 
+# Static checks (configuration in pyproject.toml): pyflakes, pycodestyle, import order.
+lint: setup
+	@echo "==> ruff check"
+	@$(VENV)/bin/ruff check services orchestration tests benchmarks deploy
+
 run: setup
 	@$(VENV)/bin/synthclf run
 
-test: setup $(STAMP)/chromium
+test: setup $(STAMP)/chromium lint
 	@$(PY) -m pytest -q
 
-test-fast: setup $(STAMP)/chromium
+test-fast: setup $(STAMP)/chromium lint
 	@$(PY) -m pytest -q -m "not e2e"
 
 # Builds the images and runs the stack for real (deploy/test-compose.sh; docs/deploy.md): needs

@@ -4,10 +4,12 @@ Generates a CSV of ``--rows`` labelled texts (3 labels, 6–30 words each from a
 vocabulary, seeded; about 100 bytes a row, some duplicates and empty texts as in real files),
 starts the generation service on loopback in a fresh subprocess per size, streams the file in
 (``Upload``) and imports it (``ImportRealData``: validation, stratified split, both splits
-written; after a 90-row warm-up import that loads the libraries), and reports per size: file size, upload and import wall time, rows/s of the import,
+written; after a 90-row warm-up import that loads the libraries), and reports per size: file
+size, upload and import wall time, rows/s of the import,
 and the peak RSS of the process (``ru_maxrss``) — client, service and HF ``datasets`` reader
 together — and its peak anonymous RSS (``RssAnon``, sampled every 50 ms: the heap, without the
-pages of the memory-mapped Arrow file, which the kernel can drop). Memory is bounded when the peak grows far slower than the file: per row the import
+pages of the memory-mapped Arrow file, which the kernel can drop). Memory is bounded when the
+peak grows far slower than the file: per row the import
 keeps ~17 bytes of arrays, and the reader memory-maps an Arrow copy on disk.
 
 Target: the peak RSS at the largest size is at most ``--max-rss-ratio`` (default 2.0) times

@@ -114,8 +114,12 @@ def run_hf_trainer(args, backbone: str, data) -> dict:
     Macro-F1 — what (a) does, written the way the Trainer documentation recommends.
     """
     from transformers import (
-        AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-        EarlyStoppingCallback, Trainer, TrainingArguments,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainingArguments,
     )
 
     texts, labels, val_texts, val_labels, names = data

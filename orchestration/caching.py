@@ -22,10 +22,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
+from pydantic import BaseModel
 
 from synthclf.core.artifacts import read_manifest_bytes, split_uri
 from synthclf.core.config import get_settings

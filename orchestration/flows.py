@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
+from pydantic import BaseModel
 
 from orchestration import tasks as steps
 from orchestration.config import CURVE_START, Endpoints, ExperimentConfig, GenerationOptions, TrainingOptions
@@ -30,15 +30,19 @@ from orchestration.limits import prepare_limits
 from orchestration.plan import TaskAnalyses, curve_cells, table1_cells, task_analyses
 from orchestration.presets import resolve_config
 from orchestration.results import (
-    AnalysisOutputs, ExperimentResult, RunOutcome, publish_run_artifacts, table1_markdown,
+    AnalysisOutputs,
+    ExperimentResult,
+    RunOutcome,
+    publish_run_artifacts,
+    table1_markdown,
 )
 from orchestration.tasks import Evaluation
 from synthclf.analysis.condition import Condition
 from synthclf.analysis.verdict import DELTA
 from synthclf.core.artifacts import read_manifest, split_uri
 from synthclf.core.config import get_settings
-from synthclf.core.task_artifacts import load_task
 from synthclf.core.errors import InvalidInput, SynthclfError
+from synthclf.core.task_artifacts import load_task
 
 
 class TrainedModel(BaseModel):

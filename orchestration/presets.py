@@ -28,7 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 from orchestration.config import (
-    BASE_SOURCES, ExperimentConfig, GenerationOptions, LearningCurveOptions, TrainingOptions,
+    BASE_SOURCES,
+    ExperimentConfig,
+    GenerationOptions,
+    LearningCurveOptions,
+    TrainingOptions,
 )
 from synthclf.core.errors import InvalidInput, validated
 

@@ -8,8 +8,8 @@ a link to the full report to the Prefect flow run.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from pydantic import BaseModel, Field
 
 from orchestration.config import ExperimentConfig
 from orchestration.tasks import Evaluation, VerdictSummary

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
+from pydantic import BaseModel, Field
 
 from orchestration.caching import ARTIFACT_INPUTS
 from orchestration.config import Endpoints, GenerationOptions, TrainingOptions, UserData

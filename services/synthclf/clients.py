@@ -28,8 +28,14 @@ from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, progress_from_proto,
 from synthclf.core.progress import ProgressFn
 from synthclf.progress_display import ProgressReporter
 from synthclf.v1 import (
-    analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
-    inference_pb2_grpc, training_pb2, training_pb2_grpc,
+    analysis_pb2,
+    analysis_pb2_grpc,
+    generation_pb2,
+    generation_pb2_grpc,
+    inference_pb2,
+    inference_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
 )
 
 log = logging.getLogger("synthclf.client")

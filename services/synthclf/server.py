@@ -26,13 +26,19 @@ from grpc_reflection.v1alpha import reflection
 from synthclf.core.allocator import limit_malloc_arenas
 from synthclf.core.artifacts import sweep_staging
 from synthclf.core.auth import AuthInterceptor, read_token, server_credentials
+from synthclf.core.cancellation import cancel_all
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
 from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, ErrorInterceptor, HealthReporter
-from synthclf.core.cancellation import cancel_all
 from synthclf.v1 import (
-    analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
-    inference_pb2_grpc, training_pb2, training_pb2_grpc,
+    analysis_pb2,
+    analysis_pb2_grpc,
+    generation_pb2,
+    generation_pb2_grpc,
+    inference_pb2,
+    inference_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
 )
 
 log = logging.getLogger("synthclf.server")

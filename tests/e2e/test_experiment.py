@@ -11,8 +11,8 @@ from orchestration.flows import experiment
 from orchestration.presets import PRESETS
 from synthclf.core.artifacts import read_manifest
 from synthclf.core.config import get_settings
-from synthclf.llm_server import LocalLLMServer
 from synthclf.core.store import open_store
+from synthclf.llm_server import LocalLLMServer
 from synthclf.server import start_server
 
 pytestmark = pytest.mark.e2e

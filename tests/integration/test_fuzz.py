@@ -21,9 +21,9 @@ import os
 import grpc
 import pandas as pd
 import pytest
+from fuzz_requests import corrupted_bytes, mutations
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
-from fuzz_requests import corrupted_bytes, mutations
 
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.artifacts import publish
@@ -33,7 +33,11 @@ from synthclf.core.store import open_store
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.server import start_server
 from synthclf.v1 import (
-    analysis_pb2, generation_pb2, generation_pb2_grpc, inference_pb2, training_pb2,
+    analysis_pb2,
+    generation_pb2,
+    generation_pb2_grpc,
+    inference_pb2,
+    training_pb2,
 )
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]

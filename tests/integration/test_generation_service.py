@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fault_server import Faults, FaultServer
+
 from synthclf.core.artifacts import fetch, read_manifest
 from synthclf.core.config import Settings, get_settings
 from synthclf.core.datasets import read_jsonl

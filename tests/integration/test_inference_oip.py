@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from synthclf.clients import InferenceClient
 from synthclf.core.config import Settings
-from synthclf.inference.oip_codec import serialize_bytes
 from synthclf.core.onnx_runtime import OnnxClassifier
+from synthclf.inference.oip_codec import serialize_bytes
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.oip import grpc_predict_v2_pb2_grpc
 from synthclf.server import start_server

@@ -22,7 +22,6 @@ from synthclf.core.store import open_store
 from synthclf.inference import startup
 from synthclf.server import start_server
 
-
 MODEL_SERVICE = "synthclf.v1.InferenceService/sms"
 TEXTS = ["WINNER!! claim your prize now, text WIN to 80082", "see you at lunch", "hi"]
 

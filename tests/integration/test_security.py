@@ -28,16 +28,22 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from synthclf.core.artifacts import publish
+from synthclf.core.cancellation import active_jobs
 from synthclf.core.config import Settings
 from synthclf.core.datasets import to_jsonl
-from synthclf.core.cancellation import active_jobs
 from synthclf.core.store import open_store
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.oip import grpc_predict_v2_pb2_grpc as oip_grpc
 from synthclf.server import start_server
 from synthclf.v1 import (
-    analysis_pb2, analysis_pb2_grpc, generation_pb2, generation_pb2_grpc, inference_pb2,
-    inference_pb2_grpc, training_pb2, training_pb2_grpc,
+    analysis_pb2,
+    analysis_pb2_grpc,
+    generation_pb2,
+    generation_pb2_grpc,
+    inference_pb2,
+    inference_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
 )
 
 TOKEN = "a-test-token-that-is-long-enough-for-production"

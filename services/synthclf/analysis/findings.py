@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from synthclf.analysis.diversity import DiversityResult
 from synthclf.analysis.condition import source_rank
+from synthclf.analysis.diversity import DiversityResult
 from synthclf.analysis.report_data import ReportData
 from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult

@@ -20,13 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from synthclf.analysis import figures
 from synthclf.analysis.condition import order_sources, source_rank
 from synthclf.analysis.findings import (
-    diversity_findings, generation_findings, similarity_findings, sweep_findings, task_findings,
+    diversity_findings,
+    generation_findings,
+    similarity_findings,
+    sweep_findings,
+    task_findings,
     task_source_sentences,
 )
 from synthclf.analysis.report_data import ReportData

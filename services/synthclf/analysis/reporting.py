@@ -23,7 +23,15 @@ from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import SweepResult, TaskSubjectivityResult
 from synthclf.analysis.verdict import TaskVerdict
 from synthclf.core.artifacts import (
-    ArtifactRef, fetch, find, job_id, publish, read_artifact_file, read_manifest, single_flight, staging,
+    ArtifactRef,
+    fetch,
+    find,
+    job_id,
+    publish,
+    read_artifact_file,
+    read_manifest,
+    single_flight,
+    staging,
 )
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound

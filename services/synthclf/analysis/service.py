@@ -21,22 +21,34 @@ from synthclf.analysis.condition import Condition
 from synthclf.analysis.diversity import MAX_TEXTS, DiversityResult, dataset_diversity, pca_projection, sample_rows
 from synthclf.analysis.embeddings import MODEL_NAME, Embedder
 from synthclf.analysis.files import (
-    METRICS_FILE, PREDICTIONS_FILE, RESAMPLES_FILE, RESULT_FILES, SERVICE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    RESAMPLES_FILE,
+    RESULT_FILES,
+    SERVICE,
+)
+from synthclf.analysis.inputs import (
+    IN_PROCESS_MODELS,
+    check_analysis_texts,
+    check_evaluate_request,
+    read_evaluation,
+    resolve_inference_address,
 )
 from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Metrics, evaluate_with_resamples
 from synthclf.analysis.projection import PROJECTION_POINTS, ProjectionResult
 from synthclf.analysis.runs import load_run
 from synthclf.analysis.similarity import TOP_K, SimilarityResult, dataset_similarity
 from synthclf.analysis.subjectivity import (
-    MIN_INSTANCES, SweepResult, TaskSubjectivityResult, agreement_sweep, default_gammas, task_subjectivity,
+    MIN_INSTANCES,
+    SweepResult,
+    TaskSubjectivityResult,
+    agreement_sweep,
+    default_gammas,
+    task_subjectivity,
 )
 from synthclf.analysis.table1 import aggregate
 from synthclf.analysis.verdict import DELTA, TaskVerdict, task_verdict
 from synthclf.clients import InferenceClient, batched
-from synthclf.analysis.inputs import (
-    IN_PROCESS_MODELS, check_analysis_texts, check_evaluate_request, read_evaluation,
-    resolve_inference_address,
-)
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, single_flight, staging
 from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings

@@ -31,7 +31,14 @@ from synthclf.core.config import Settings, get_settings
 from synthclf.core.errors import IntegrityError, InvalidInput, NotFound
 from synthclf.core.jobs import atomic_folder, job_lock, single_flight, staging, sweep_staging
 from synthclf.core.manifest import (
-    MANIFEST_NAME, NAME_PATTERN, FileEntry, Manifest, Producer, describe_folder, parse_manifest, verify_bytes,
+    MANIFEST_NAME,
+    NAME_PATTERN,
+    FileEntry,
+    Manifest,
+    Producer,
+    describe_folder,
+    parse_manifest,
+    verify_bytes,
     verify_file,
 )
 from synthclf.core.store import ArtifactStore, LocalArtifactStore, open_store

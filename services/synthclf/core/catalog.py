@@ -24,7 +24,12 @@ from pydantic import ValidationError
 from synthclf.core.config import get_settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.task_spec import (
-    PROMPT_PLACEHOLDERS, LabelSpec, OfflineSource, TaskSpec, describe_errors, yaml_lines,
+    PROMPT_PLACEHOLDERS,
+    LabelSpec,
+    OfflineSource,
+    TaskSpec,
+    describe_errors,
+    yaml_lines,
 )
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.yaml")

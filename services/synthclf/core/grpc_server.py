@@ -24,8 +24,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 
 from synthclf.core.artifacts import ArtifactRef
-from synthclf.core.errors import InvalidInput, SynthclfError
 from synthclf.core.cancellation import Job
+from synthclf.core.errors import InvalidInput, SynthclfError
 from synthclf.core.progress import Progress
 from synthclf.v1 import common_pb2
 

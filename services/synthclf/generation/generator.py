@@ -45,12 +45,23 @@ from synthclf.generation.cache import ResponseCache
 from synthclf.generation.dedup import CopyDetector, Deduplicator
 from synthclf.generation.llm import TextGenerator
 from synthclf.generation.parsing import (
-    as_json_turn, json_instruction, normalise, parse_output, parse_structured, response_format, screen_reply,
+    as_json_turn,
+    json_instruction,
+    normalise,
+    parse_output,
+    parse_structured,
+    response_format,
+    screen_reply,
 )  # fmt: skip
 from synthclf.generation.prompts import HISTORY_LIMIT, PromptStyle, PromptTemplate, TaskLike
 from synthclf.generation.runner import LLMRequest, Outcome, RequestRunner
 from synthclf.generation.spec import (
-    REJECT_REASONS, CopyMetric, GenerationCounts, GenerationMode, GenerationResult, GenerationSpec,
+    REJECT_REASONS,
+    CopyMetric,
+    GenerationCounts,
+    GenerationMode,
+    GenerationResult,
+    GenerationSpec,
 )  # fmt: skip
 
 __all__ = [

@@ -404,8 +404,8 @@ def import_rows(task: TaskSpec, sources: list[Source], columns: ColumnMapping, o
               for name, code in (("train", _TRAIN), ("test", _TEST))}
     untrained = [label for label, n in counts["train"].items() if not n]
     if untrained or not sum(counts["test"].values()):
-        raise InvalidInput(f"after the split, {'labels without training rows: ' + ', '.join(untrained) if untrained else 'the test split is empty'}"
-                           f" ({names}); give more rows or another split")
+        problem = ("labels without training rows: " + ", ".join(untrained)) if untrained else "the test split is empty"
+        raise InvalidInput(f"after the split, {problem} ({names}); give more rows or another split")
     train_rows = np.flatnonzero(splits == _TRAIN)
     rng = np.random.default_rng(options.seed)
     sample = set(rng.choice(train_rows, size=min(1000, len(train_rows)), replace=False).tolist())

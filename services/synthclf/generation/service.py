@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,14 @@ from synthclf.core.progress import ProgressFn, ignore_progress
 from synthclf.core.store import open_store
 from synthclf.core.task_artifacts import is_task_uri, load_task, publish_task
 from synthclf.core.task_spec import parse_task_yaml
-from synthclf.generation.importer import ColumnMapping, ImportOptions
-from synthclf.generation.uploads import UploadHeader, receive_upload
-from synthclf.generation.user_data import UserImport, import_upload
 from synthclf.generation.accounting import PriceTable, resolve_price
 from synthclf.generation.cache import CACHE_FOLDER, ResponseCache
 from synthclf.generation.generator import GenerationSpec, generate_rows
+from synthclf.generation.importer import ColumnMapping, ImportOptions
 from synthclf.generation.llm import LLMClient, LLMUnavailable
 from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle, PromptTemplate
+from synthclf.generation.uploads import UploadHeader, receive_upload
+from synthclf.generation.user_data import UserImport, import_upload
 
 log = logging.getLogger("synthclf.generation")
 SERVICE = "generation"

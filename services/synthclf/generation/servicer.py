@@ -6,10 +6,10 @@ from synthclf.core.artifacts import ArtifactRef, split_uri
 from synthclf.core.errors import InvalidInput, validated
 from synthclf.core.grpc_server import ref_to_proto, stream_job
 from synthclf.generation.importer import ColumnMapping, ImportOptions
-from synthclf.generation.uploads import UploadHeader
-from synthclf.generation.spec import CopyMetric, GenerationMode, GenerationSpec
 from synthclf.generation.prompts import PromptStyle
 from synthclf.generation.service import GenerationCore
+from synthclf.generation.spec import CopyMetric, GenerationMode, GenerationSpec
+from synthclf.generation.uploads import UploadHeader
 from synthclf.v1 import generation_pb2 as pb
 from synthclf.v1 import generation_pb2_grpc
 

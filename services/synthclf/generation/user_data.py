@@ -13,15 +13,16 @@ import logging
 from pydantic import BaseModel
 
 from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, read_manifest, staging
-from synthclf.core.inputs import fetch_kind
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput
+from synthclf.core.inputs import fetch_kind
 from synthclf.core.limits import check_at_most
 from synthclf.core.store import ArtifactStore
 from synthclf.core.task_spec import TaskSpec
 from synthclf.generation.data_files import open_sources
 from synthclf.generation.importer import ColumnMapping, ImportOptions, ImportSummary, import_rows
-from synthclf.generation.uploads import DATA_FILES, KIND as UPLOAD_KIND, remove_upload
+from synthclf.generation.uploads import DATA_FILES, remove_upload
+from synthclf.generation.uploads import KIND as UPLOAD_KIND
 
 log = logging.getLogger("synthclf.generation.import")
 DATA_FILE = "data.jsonl"

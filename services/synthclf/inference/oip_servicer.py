@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING
 from synthclf.core.errors import Unimplemented
 from synthclf.core.grpc_server import time_remaining_s
 from synthclf.inference.oip_codec import (
-    decode_texts, encode_infer_response, model_metadata, parse_version, requested_outputs,
+    decode_texts,
+    encode_infer_response,
+    model_metadata,
+    parse_version,
+    requested_outputs,
 )
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.oip import grpc_predict_v2_pb2_grpc

@@ -23,9 +23,9 @@ from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound, ResourceExhausted, SynthclfError
 from synthclf.core.inputs import fetch_kind
 from synthclf.core.limits import check_at_most, check_model_name, shown
+from synthclf.core.onnx_runtime import CUDA, OnnxClassifier, select_providers
 from synthclf.core.store import open_store
 from synthclf.inference.batcher import DynamicBatcher
-from synthclf.core.onnx_runtime import CUDA, OnnxClassifier, select_providers
 
 log = logging.getLogger("synthclf.inference")
 #: Artifact kind the repository serves.

@@ -13,20 +13,24 @@ import time
 import pandas as pd
 
 from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
-from synthclf.core.task_artifacts import load_task
 from synthclf.core.config import Settings
 from synthclf.core.datasets import check_split_and_agreement, validate_dataset
 from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import fetch_kind, read_dataset
 from synthclf.core.limits import check_at_most, shown, truncate
+from synthclf.core.onnx_runtime import MAX_LENGTH_LIMIT
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.store import open_store
-from synthclf.core.onnx_runtime import MAX_LENGTH_LIMIT
+from synthclf.core.task_artifacts import load_task
 from synthclf.training.backbone import check_backbone
 from synthclf.training.mixture import TrainingData, check_rows, draw_mixture
 from synthclf.training.onnx_export import export_onnx
 from synthclf.training.trainer import (
-    DEFAULT_BACKBONE_NAME, NO_VALIDATION, SPLIT_OF_TRAINING_DATA, VALIDATION_FILE, TrainConfig,
+    DEFAULT_BACKBONE_NAME,
+    NO_VALIDATION,
+    SPLIT_OF_TRAINING_DATA,
+    VALIDATION_FILE,
+    TrainConfig,
     train_classifier,
 )
 

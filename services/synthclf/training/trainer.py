@@ -29,15 +29,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from transformers import get_linear_schedule_with_warmup
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
 from synthclf.core.artifacts import atomic_folder
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 from synthclf.core.scoring import macro_f1_accuracy
 from synthclf.training.batching import (
-    Encoded, encode, holdout_split, length_grouped_batches, pad_batch,
+    Encoded,
+    encode,
+    holdout_split,
+    length_grouped_batches,
+    pad_batch,
 )
 from synthclf.training.curves import write_curves
 

@@ -10,7 +10,11 @@ import pytest
 from sklearn.metrics.pairwise import cosine_distances
 
 from synthclf.analysis.diversity import (
-    chamfer_distance, dataset_diversity, pca_projection, remote_clique, sample_rows,
+    chamfer_distance,
+    dataset_diversity,
+    pca_projection,
+    remote_clique,
+    sample_rows,
 )
 from synthclf.core.errors import InvalidInput
 

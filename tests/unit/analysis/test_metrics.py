@@ -7,7 +7,10 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from synthclf.analysis.metrics import (
-    bootstrap_indices, evaluate_predictions, percentile_interval, resampled_scores,
+    bootstrap_indices,
+    evaluate_predictions,
+    percentile_interval,
+    resampled_scores,
 )
 from synthclf.core.errors import InvalidInput
 

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from fake_runs import study
 from PIL import Image as PILImage
 
 from synthclf.analysis.diversity import DiversityResult, DiversityScores
@@ -21,8 +22,6 @@ from synthclf.analysis.similarity import SimilarityResult
 from synthclf.analysis.subjectivity import agreement_sweep, task_subjectivity
 from synthclf.analysis.verdict import task_verdict
 from synthclf.core.errors import NotFound
-
-from fake_runs import study
 
 CURVE = {8: 0.50, 16: 0.60, 32: 0.70, 64: 0.80}
 

@@ -59,8 +59,9 @@ def _needs_chromium():
 
 def test_report_html_loads_every_image_and_fits_a_phone(tmp_path):
     _needs_chromium()
-    from synthclf.analysis.render import render_report
     from test_render import _data
+
+    from synthclf.analysis.render import render_report
 
     rendered = render_report(_data(), tmp_path)
     page = tmp_path / "report.html"

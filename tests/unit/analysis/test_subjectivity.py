@@ -9,7 +9,11 @@ import pytest
 from scipy import stats
 
 from synthclf.analysis.subjectivity import (
-    agreement_sweep, default_gammas, fit_trend, instance_agreement, task_subjectivity,
+    agreement_sweep,
+    default_gammas,
+    fit_trend,
+    instance_agreement,
+    task_subjectivity,
 )
 from synthclf.core.errors import InvalidInput
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import statistics
 
 import pytest
+from fake_runs import run
 
 from synthclf.analysis.table1 import aggregate, table1, table1_markdown
 from synthclf.core.errors import InvalidInput
-
-from fake_runs import run
 
 
 def _runs():

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from fake_runs import run, study
 
 from synthclf.analysis.metrics import Interval
 from synthclf.analysis.verdict import (
-    Difference, ReplaceCheck, StretchCheck, decide, rule_text, task_verdict,
+    Difference,
+    ReplaceCheck,
+    StretchCheck,
+    decide,
+    rule_text,
+    task_verdict,
 )
 from synthclf.core.errors import InvalidInput
-
-from fake_runs import run, study
 
 CURVE = {8: 0.50, 16: 0.60, 32: 0.70, 64: 0.80}
 

@@ -8,7 +8,11 @@ import grpc
 import pytest
 
 from synthclf.core.auth import (
-    AuthInterceptor, BearerTokenInterceptor, read_token, server_credentials, uses_tls,
+    AuthInterceptor,
+    BearerTokenInterceptor,
+    read_token,
+    server_credentials,
+    uses_tls,
 )
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput

@@ -14,7 +14,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from synthclf.core.errors import IntegrityError, InvalidInput
 from synthclf.core.models import minilm_path
 from synthclf.core.onnx_runtime import (
-    DEFAULT_MAX_LENGTH, OnnxClassifier, plan_runs, select_providers,
+    DEFAULT_MAX_LENGTH,
+    OnnxClassifier,
+    plan_runs,
+    select_providers,
 )
 from synthclf.training.onnx_export import export_onnx
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+from synthclf.core.cancellation import Job, active_jobs, cancel_all
 from synthclf.core.config import Settings
 from synthclf.core.errors import Cancelled, InvalidInput, ResourceExhausted
-from synthclf.core.cancellation import Job, active_jobs, cancel_all
 from synthclf.core.limits import (
-    check_at_most, check_labels, check_model_name, setting_name, shown, truncate,
+    check_at_most,
+    check_labels,
+    check_model_name,
+    setting_name,
+    shown,
+    truncate,
 )
 from synthclf.core.progress import Progress
 
 
 def test_a_limit_message_names_the_amount_the_limit_and_the_setting():
-    with pytest.raises(ResourceExhausted, match=r"^17 versions; the limit is 16 \(set by SYNTHCLF_INFERENCE_MAX_LOADED_MODELS\)$"):
+    expected = r"^17 versions; the limit is 16 \(set by SYNTHCLF_INFERENCE_MAX_LOADED_MODELS\)$"
+    with pytest.raises(ResourceExhausted, match=expected):
         check_at_most(17, Settings(), "inference_max_loaded_models", "versions", ResourceExhausted)
     check_at_most(16, Settings(), "inference_max_loaded_models", "versions")
     assert setting_name("max_labels") == "SYNTHCLF_MAX_LABELS"

@@ -7,6 +7,7 @@ import time
 import zlib
 
 import pytest
+from generation_fakes import ScriptedLLM, SeededLLM, Task
 
 from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.core.progress import Progress
@@ -15,7 +16,6 @@ from synthclf.generation.cache import ResponseCache
 from synthclf.generation.generator import REJECT_REASONS, GenerationSpec, generate_rows, request_seed
 from synthclf.generation.llm import LLMOutput, LLMRateLimited, LLMRequestRejected, LLMUnavailable
 from synthclf.generation.prompts import DIVERSITY_PROMPT, IMITATION_INSTRUCTION, PromptStyle
-from generation_fakes import ScriptedLLM, SeededLLM, Task
 
 
 def spec(**overrides: object) -> GenerationSpec:

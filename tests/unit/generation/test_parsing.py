@@ -7,7 +7,12 @@ import json
 import pytest
 
 from synthclf.generation.parsing import (
-    json_instruction, normalise, parse_output, parse_structured, response_format, screen_reply,
+    json_instruction,
+    normalise,
+    parse_output,
+    parse_structured,
+    response_format,
+    screen_reply,
 )  # fmt: skip
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import pytest
+from generation_fakes import Task
 
 from synthclf.core.errors import InvalidInput
 from synthclf.generation.prompts import (
@@ -15,8 +15,6 @@ from synthclf.generation.prompts import (
     PromptTemplate,
     default_style,
 )
-from generation_fakes import Task
-
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from synthclf.core.errors import DeadlineExceeded, InvalidInput, NotReady, ResourceExhausted
-from synthclf.inference.batcher import DynamicBatcher
 from synthclf.core.onnx_runtime import plan_runs
+from synthclf.inference.batcher import DynamicBatcher
 
 
 def row(text_id: int, tokens: int = 4) -> np.ndarray:

@@ -7,13 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from tiny_classifier import LABELS, MAX_LENGTH, TEXTS
 
 from synthclf.core.config import Settings
 from synthclf.core.errors import IntegrityError, InvalidInput, NotFound
 from synthclf.core.onnx_runtime import OnnxClassifier
 from synthclf.inference.service import InferenceCore
-
-from tiny_classifier import LABELS, MAX_LENGTH, TEXTS
 
 
 @pytest.fixture

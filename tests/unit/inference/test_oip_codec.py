@@ -10,8 +10,13 @@ import pytest
 
 from synthclf.core.errors import InvalidInput
 from synthclf.inference.oip_codec import (
-    decode_texts, deserialize_bytes, encode_infer_response, model_metadata, parse_version,
-    requested_outputs, serialize_bytes,
+    decode_texts,
+    deserialize_bytes,
+    encode_infer_response,
+    model_metadata,
+    parse_version,
+    requested_outputs,
+    serialize_bytes,
 )
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 

@@ -6,14 +6,13 @@ import threading
 import time
 
 import pytest
+from tiny_classifier import TEXTS
 
 from synthclf.core.config import Settings
 from synthclf.core.errors import IntegrityError, InvalidInput, Unavailable
 from synthclf.inference import startup
 from synthclf.inference.service import InferenceCore
 from synthclf.inference.startup import StartupModels, parse_startup_models
-
-from tiny_classifier import TEXTS
 
 
 def wait_for(condition, timeout_s: float = 20.0) -> None:

@@ -6,8 +6,8 @@ from prefect.states import Completed, Failed
 
 from orchestration.config import ExperimentConfig
 from orchestration.results import RunOutcome
-from synthclf.analysis.condition import Condition
 from orchestration.tasks import RETRIES, is_transient
+from synthclf.analysis.condition import Condition
 from synthclf.core.errors import DeadlineExceeded, InvalidInput, Unavailable
 
 

@@ -21,7 +21,8 @@ def test_one_row_per_task_and_one_column_per_source_in_paper_order():
                              _outcome("sms_spam", "real", 0.5, 0.6, per_label=8)])
     lines = table.splitlines()
     assert lines[0] == "| task | real | few_shot | real:100+few_shot |"
-    assert lines[2] == "| sms_spam | 0.950 [0.900, 1.000] / 0.970 [0.930, 1.010] | – | 0.970 [0.920, 1.020] / 0.980 [0.940, 1.020] |"
+    assert lines[2] == ("| sms_spam | 0.950 [0.900, 1.000] / 0.970 [0.930, 1.010] | – "
+                        "| 0.970 [0.920, 1.020] / 0.980 [0.940, 1.020] |")
     assert lines[3] == "| trec | 0.900 [0.850, 0.950] / 0.910 [0.870, 0.950] | 0.500 [0.450, 0.550] / 0.600 [0.560, 0.640] | – |"
     assert "sms_spam: n=20, trec: n=50" in table and "one training seed" in table
 
