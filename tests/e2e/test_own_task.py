@@ -26,6 +26,9 @@ def llm_url():
         yield server.base_url
 
 
+# The whole main job with the default Qwen LLM and the learning curve: about 10 min on a quiet
+# 2-vCPU machine, so the suite-wide 900 s timeout leaves too little margin.
+@pytest.mark.timeout(1800)
 def test_tasks_init_then_run_on_a_users_csv(llm_url, tmp_path, monkeypatch, capsys):
     from prefect.testing.utilities import prefect_test_harness
 
