@@ -46,7 +46,8 @@ import numpy as np
 from tqdm import tqdm
 
 from synthclf.core.catalog import get_task
-from synthclf.core.datasets import load_real_dataset, subsample
+from synthclf.core.corpora import load_real_dataset
+from synthclf.core.sampling import subsample
 
 log = logging.getLogger("benchmark")
 MODEL = "sms"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 def _prompt_text() -> str:
     from synthclf.core.catalog import get_task
-    from synthclf.core.datasets import load_real_dataset
+    from synthclf.core.corpora import load_real_dataset
     from synthclf.generation.prompts import PromptTemplate
 
     task = get_task("sms_spam")

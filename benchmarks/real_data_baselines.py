@@ -25,8 +25,9 @@ from pathlib import Path
 
 from synthclf.analysis.metrics import evaluate_predictions
 from synthclf.core.catalog import get_task
-from synthclf.core.datasets import load_real_dataset, subsample
+from synthclf.core.corpora import load_real_dataset
 from synthclf.core.onnx_runtime import OnnxClassifier
+from synthclf.core.sampling import subsample
 from synthclf.training.onnx_export import export_onnx
 from synthclf.training.trainer import TrainConfig, train_classifier
 

@@ -41,8 +41,9 @@ import numpy as np
 import torch
 
 from synthclf.core.catalog import get_task
-from synthclf.core.datasets import load_real_dataset, subsample
+from synthclf.core.corpora import load_real_dataset
 from synthclf.core.models import minilm_path
+from synthclf.core.sampling import subsample
 from synthclf.core.scoring import macro_f1_accuracy
 from synthclf.training.trainer import TrainConfig, train_classifier
 

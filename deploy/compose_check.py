@@ -46,6 +46,7 @@ class CheckFailed(Exception):
 
 
 def say(message: str) -> None:
+    """Print one progress line of the compose test (prefixed, flushed at once)."""
     print(f"[compose-check] {message}", flush=True)
 
 
@@ -69,10 +70,20 @@ def host_port(service: str, port: int, index: int = 1) -> str:
 
 
 def container_ids(service: str) -> list[str]:
+    """Ids of the running containers of a compose service (``docker compose ps -q``).
+
+    Raises:
+        CheckFailed: the compose command fails.
+    """
     return compose("ps", "-q", service).split()
 
 
 def inspect(container: str, template: str) -> str:
+    """A field of ``docker inspect`` of a container, by Go template (e.g. ``{{.State.Pid}}``).
+
+    Raises:
+        subprocess.CalledProcessError: docker cannot inspect the container.
+    """
     return subprocess.run(["docker", "inspect", "-f", template, container], capture_output=True,
                           text=True, check=True).stdout.strip()
 
@@ -234,6 +245,20 @@ def check_inference(address: str, metrics_address: str) -> dict:
 
 
 def main_job(args: argparse.Namespace) -> dict:
+    """The ``main-job`` check: deploy, run with a training crash, verify artifacts, report, inference.
+
+    Args:
+        args: ``deployment``, ``parameters`` (JSON), ``timeout`` (seconds) and ``state`` (the
+            JSON file written for ``scale``).
+
+    Returns:
+        The state written to ``args.state``: the run's outcome, artifact counts per kind and
+        the served model.
+
+    Raises:
+        CheckFailed: a step failed, the training container was not restarted, or no task was
+            retried after the crash (the state is written first).
+    """
     api = host_port("prefect-server", 4200)
     os.environ["PREFECT_API_URL"] = f"http://{api}/api"
     say("registering the deployments of prefect.yaml (in the worker container)")
@@ -264,6 +289,17 @@ def main_job(args: argparse.Namespace) -> dict:
 
 
 def scale(args: argparse.Namespace) -> dict:
+    """The ``scale`` check: two inference replicas load the main job's model at start-up.
+
+    Args:
+        args: ``state``, the JSON file ``main-job`` wrote (the served model's name and URI).
+
+    Returns:
+        ``{"replicas": 2, "seconds": …}``.
+
+    Raises:
+        CheckFailed: a replica serves another model set, or the replicas answer differently.
+    """
     state = json.loads(Path(args.state).read_text())
     name, uri = state["served"]["model"], state["served"]["uri"]
     spec = f"{name}={uri}"
@@ -287,6 +323,7 @@ def scale(args: argparse.Namespace) -> dict:
 
 
 def main() -> int:
+    """Command line: run ``main-job`` or ``scale``; 0 when every check passes, else 1."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("check", choices=["main-job", "scale"])
     parser.add_argument("--state", required=True, help="JSON file: main-job writes it, scale reads it")

@@ -1,7 +1,7 @@
 """Prefect tasks: one per service RPC, taking and returning artifact references.
 
 Each task builds its client inside (clients hold channels, which cannot be hashed for
-caching), makes one call and returns URIs — never payloads (style.md §4). Every task that
+caching), makes one call and returns URIs — never payloads (docs/orchestration.md). Every task that
 reads or produces artifacts is cached across runs by :data:`~orchestration.caching.ARTIFACT_INPUTS`
 with persisted results, retried only on transient failures (UNAVAILABLE / DEADLINE_EXCEEDED,
 which the clients raise as :class:`~synthclf.core.errors.Unavailable`) with exponential
@@ -23,6 +23,7 @@ from orchestration.caching import ARTIFACT_INPUTS
 from orchestration.config import Endpoints, GenerationOptions, TrainingOptions, UserData
 from orchestration.limits import slot
 from synthclf.analysis.condition import Condition
+from synthclf.analysis.subjectivity import NO_AGREEMENT
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.progress_display import ProgressReporter
@@ -216,14 +217,21 @@ def measure_similarity(endpoints: Endpoints, dataset_uri: str, real_uri: str, ma
 def instance_subjectivity(endpoints: Endpoints, evaluation_uri: str) -> str:
     """Accuracy against annotator agreement γ (the paper's Figure 2) → instance-subjectivity URI.
 
-    Returns "" when the evaluation cannot be swept: the service answers InvalidInput when its
-    test split has no per-annotator labels (most corpora), which is known only from the data.
+    Returns "" when the evaluation's test split has no per-annotator labels (most corpora),
+    which is known only from the data: the service then answers InvalidInput starting with
+    :data:`~synthclf.analysis.subjectivity.NO_AGREEMENT`.
+
+    Raises:
+        InvalidInput: any other refusal (a malformed evaluation, one without predictions…):
+            a bug or bad input, not a corpus without raters, so the run fails and says why.
     """
     request = analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=evaluation_uri)
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
         try:
             return client.instance_subjectivity(request, _progress()).subjectivity.uri
         except InvalidInput as exc:
+            if not exc.message.startswith(NO_AGREEMENT):
+                raise
             get_run_logger().info("no agreement sweep for %s: %s", evaluation_uri, exc.message)
             return ""
 

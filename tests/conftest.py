@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-# Prefect offline (design.md): no analytics, generous ephemeral-server start-up on slow CI.
+# Prefect offline: no analytics (tests reach no network), generous ephemeral-server start-up on slow CI.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

@@ -34,7 +34,7 @@ def _tasks(args: argparse.Namespace) -> int:
 
         return tasks_command(args)
     from synthclf.core.catalog import load_catalog
-    from synthclf.core.datasets import data_available
+    from synthclf.core.corpora import data_available
 
     rows = [{"name": t.name, "title": t.title, "labels": t.label_names, "subjectivity": t.subjectivity,
              "public_dataset": t.public_dataset, "stand_in_for": t.stand_in_for,

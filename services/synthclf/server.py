@@ -70,10 +70,11 @@ def _build(name: str, settings: Settings, server: grpc.Server):
         core = InferenceCore(settings)
         inference_pb2_grpc.add_InferenceServiceServicer_to_server(InferenceServicer(core), server)
         return inference_pb2.DESCRIPTOR.services_by_name["InferenceService"].full_name, core
+    from synthclf.analysis.predictors import InProcessPredictors, ServedPredictors
     from synthclf.analysis.service import AnalysisCore
     from synthclf.analysis.servicer import AnalysisServicer
 
-    core = AnalysisCore(settings)
+    core = AnalysisCore(settings, served=ServedPredictors(), in_process=InProcessPredictors(settings))
     analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(AnalysisServicer(core), server)
     return analysis_pb2.DESCRIPTOR.services_by_name["AnalysisService"].full_name, core
 

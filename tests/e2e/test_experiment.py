@@ -4,13 +4,17 @@ output), and artifacts on moto's S3 server."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
 from orchestration.config import Endpoints
 from orchestration.flows import experiment
 from orchestration.presets import PRESETS
-from synthclf.core.artifacts import read_manifest
+from synthclf.core.artifacts import fetch, read_manifest
 from synthclf.core.config import get_settings
+from synthclf.core.schema import read_jsonl_records
 from synthclf.core.store import open_store
 from synthclf.llm_server import LocalLLMServer
 from synthclf.server import start_server
@@ -74,6 +78,15 @@ def test_experiment_flow_on_sms_spam(llm_url, s3_endpoint, tmp_path, monkeypatch
         assert evaluation is not None, outcome.error
         assert 0.0 <= evaluation.macro_f1 <= 1.0 and 0.0 <= evaluation.accuracy <= 1.0, outcome.source
         assert evaluation.support == 60, outcome.source  # every text of the real test split was scored
+        # the reported numbers are the Macro-F1 (over all labels) and accuracy of the stored predictions
+        scored = fetch(evaluation.uri, settings, kind="evaluation")
+        rows = read_jsonl_records(scored.file("predictions.jsonl"))
+        labels = json.loads(scored.file("metrics.json").read_text())["labels"]
+        gold, predicted = [r["gold"] for r in rows], [r["predicted"] for r in rows]
+        assert len(rows) == 60 and set(labels) == {"ham", "spam"}, outcome.source
+        assert evaluation.macro_f1 == pytest.approx(
+            f1_score(gold, predicted, labels=labels, average="macro", zero_division=0), abs=1e-6), outcome.source
+        assert evaluation.accuracy == pytest.approx(accuracy_score(gold, predicted), abs=1e-6), outcome.source
     report = read_manifest(result.report_uri, settings)
     assert report.kind == "report" and result.report_uri.startswith("s3://synthclf-e2e/")
     evaluations = [read_manifest(u, settings) for u in report.inputs if "/evaluation/" in u]

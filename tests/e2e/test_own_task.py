@@ -11,7 +11,7 @@ import pytest
 
 from synthclf.cli import main
 from synthclf.core.config import get_settings
-from synthclf.core.datasets import load_real_dataset
+from synthclf.core.corpora import load_real_dataset
 from synthclf.llm_server import LocalLLMServer
 
 pytestmark = pytest.mark.e2e

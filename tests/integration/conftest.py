@@ -1,7 +1,7 @@
 """Fixtures of the integration tests: a small ONNX classifier to serve, published on demand.
 
-The classifier is all-MiniLM-L6-v2 with a new, seeded 2-label head (ham/spam), exported with
-the training service's own exporter (parity-checked against PyTorch). It is not trained: the
+The classifier is all-MiniLM-L6-v2 with a new, seeded 2-label head (ham/spam; built by
+tests/classifiers.py), exported with the training service's own exporter (parity-checked against PyTorch). It is not trained: the
 serving tests need real ONNX Runtime outputs, not accuracy, and skipping training keeps the
 fixture at seconds. Tests that need a trained model use the training service
 (test_training_service.py).
@@ -9,10 +9,10 @@ fixture at seconds. Tests that need a trained model use the training service
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from classifiers import export, minilm_classifier
 
 from synthclf.core.artifacts import publish
 from synthclf.core.config import Settings
@@ -34,23 +34,8 @@ SAMPLE_TEXTS = [
 @pytest.fixture(scope="session")
 def onnx_model_folder(tmp_path_factory) -> Path:
     """Folder of an exported ``onnx-model`` artifact (model.onnx, tokenizer, labels.json)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from synthclf.core.models import minilm_path
-    from synthclf.training.onnx_export import export_onnx
-
-    torch.manual_seed(0)
-    source = tmp_path_factory.mktemp("classifier")
-    model = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=len(LABELS))
-    with torch.no_grad():
-        model.classifier.weight.mul_(30)  # spread the probabilities away from 0.5
-    model.save_pretrained(source)
-    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(source)
-    (source / "labels.json").write_text(json.dumps(LABELS))
-    out = tmp_path_factory.mktemp("onnx") / "model"
-    export_onnx(source, out, SAMPLE_TEXTS, max_length=MAX_LENGTH)
-    return out
+    source = minilm_classifier(tmp_path_factory.mktemp("classifier"), LABELS, seed=0, scale=30)
+    return export(source, tmp_path_factory.mktemp("onnx") / "model", SAMPLE_TEXTS, MAX_LENGTH)
 
 
 @pytest.fixture(scope="session")

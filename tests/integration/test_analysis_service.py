@@ -24,8 +24,8 @@ from PIL import Image
 
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.artifacts import fetch, job_id, publish, read_manifest, staging
-from synthclf.core.datasets import to_jsonl
 from synthclf.core.errors import InvalidInput, NotFound
+from synthclf.core.schema import to_jsonl
 from synthclf.core.store import open_store
 from synthclf.server import start_server
 from synthclf.v1 import analysis_pb2, training_pb2

@@ -21,6 +21,7 @@ import os
 import grpc
 import pandas as pd
 import pytest
+from classifiers import tiny_bert
 from fuzz_requests import corrupted_bytes, mutations
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.artifacts import publish
 from synthclf.core.config import Settings
-from synthclf.core.datasets import to_jsonl
+from synthclf.core.schema import to_jsonl
 from synthclf.core.store import open_store
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.server import start_server
@@ -64,20 +65,6 @@ CASES: collections.Counter = collections.Counter()
 STATUSES: collections.Counter = collections.Counter()
 
 
-def _tiny_backbone(folder):
-    """A 2-layer, 32-wide BERT with all-MiniLM-L6-v2's tokenizer: trains in a second."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from synthclf.core.models import minilm_path
-
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def _dataset(settings: Settings, folder) -> str:
     texts = ["win a free prize now", "see you at lunch", "claim your cash reward", "ok thanks",
              "urgent: call now to win", "running late, sorry", "free entry, text WIN", "home soon"]
@@ -99,7 +86,7 @@ def env(tmp_path_factory, publish_onnx_model):
                         inference_max_loaded_models=3, max_analysis_texts=64, upload_max_bytes=100_000)
     onnx_uri = publish_onnx_model(settings)
     dataset = _dataset(settings, root / "data")
-    backbone = str(_tiny_backbone(root / "backbone"))
+    backbone = str(tiny_bert(root / "backbone"))  # a training backbone: trains in a second
     running = start_server(["all"], settings, port=0)
     address = running.address
     with InferenceClient(address) as client:

@@ -27,8 +27,8 @@ from fault_server import Faults, FaultServer
 
 from synthclf.core.artifacts import fetch, read_manifest
 from synthclf.core.config import Settings, get_settings
-from synthclf.core.datasets import read_jsonl
 from synthclf.core.errors import Unavailable
+from synthclf.core.schema import read_jsonl
 from synthclf.generation.prompts import PromptStyle
 from synthclf.generation.service import GenerationCore
 from synthclf.generation.spec import GenerationMode, GenerationSpec

@@ -12,7 +12,7 @@ from orchestration.own_task import own_task
 from synthclf.clients import GenerationClient
 from synthclf.core.artifacts import read_manifest
 from synthclf.core.config import Settings
-from synthclf.core.datasets import load_real_dataset
+from synthclf.core.corpora import load_real_dataset
 from synthclf.core.errors import InvalidInput
 from synthclf.server import start_server
 

@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from synthclf.core.artifacts import publish
 from synthclf.core.cancellation import active_jobs
 from synthclf.core.config import Settings
-from synthclf.core.datasets import to_jsonl
+from synthclf.core.schema import to_jsonl
 from synthclf.core.store import open_store
 from synthclf.oip import grpc_predict_v2_pb2 as oip
 from synthclf.oip import grpc_predict_v2_pb2_grpc as oip_grpc

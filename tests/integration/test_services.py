@@ -9,7 +9,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
+from synthclf.core.corpora import load_real_dataset
 from synthclf.core.errors import InvalidInput, NotFound, NotReady, Unavailable
+from synthclf.core.schema import read_jsonl
 from synthclf.server import start_server
 from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
 
@@ -37,12 +39,19 @@ def test_health_reports_every_service_serving(server):
             assert status == health_pb2.HealthCheckResponse.SERVING, name
 
 
-def test_import_real_data_is_idempotent_and_stratified(server):
+def test_import_real_data_is_idempotent_and_stratified(server, tmp_path):
     with GenerationClient(server.address) as client:
         first = client.import_real_data("sms_spam", max_train_rows=40, max_test_rows=20, seed=1)
         again = client.import_real_data("sms_spam", max_train_rows=40, max_test_rows=20, seed=1)
+        train, test = (read_jsonl(client.download(ref.uri, tmp_path / f"{ref.id}.jsonl")) for ref in first)
     assert first == again
     assert first[0].kind == "dataset" and first[0].uri != first[1].uri
+    # stratified: each capped split keeps the corpus's spam share to within one row
+    corpus = load_real_dataset("sms_spam", seed=1)["label"].eq("spam").mean()
+    for split, frame, rows in (("train", train, 40), ("test", test, 20)):
+        assert len(frame) == rows and set(frame["split"]) == {split}
+        assert abs(frame["label"].eq("spam").sum() - corpus * rows) <= 1, split
+    assert not set(train["text"]) & set(test["text"])
 
 
 def test_unknown_task_is_not_found(server):

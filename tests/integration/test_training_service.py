@@ -14,7 +14,7 @@ from synthclf.clients import GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.artifacts import fetch, read_manifest
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
-from synthclf.core.datasets import read_jsonl
+from synthclf.core.schema import read_jsonl
 from synthclf.server import start_server
 from synthclf.v1 import training_pb2
 

@@ -20,8 +20,9 @@ import pytest
 from synthclf.clients import GenerationClient
 from synthclf.core.artifacts import fetch, read_manifest
 from synthclf.core.config import Settings
-from synthclf.core.datasets import load_real_dataset, read_jsonl
+from synthclf.core.corpora import load_real_dataset
 from synthclf.core.errors import InvalidInput, NotFound, ResourceExhausted
+from synthclf.core.schema import read_jsonl
 from synthclf.core.store import open_store
 from synthclf.server import start_server
 

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field, field_validator
 from scipy.spatial.distance import pdist, squareform
 from sklearn.decomposition import PCA
 
-from synthclf.core.datasets import subsample
 from synthclf.core.errors import InvalidInput
+from synthclf.core.sampling import subsample
 
 #: Default cap on the texts entering the O(n²) distances.
 MAX_TEXTS = 1000

@@ -15,8 +15,6 @@ analyses of the same data never re-embed.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from synthclf.core.artifacts import LocalArtifact
+from synthclf.core.atomic import atomic_file
 from synthclf.core.errors import InvalidInput
+from synthclf.core.jobs import job_lock
 from synthclf.core.limits import truncate
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
 
@@ -50,7 +50,12 @@ class Embedder:
     """Normalised sentence embeddings with a per-dataset row cache.
 
     The sentence-transformers model is loaded on first use (a few seconds) and shared by the
-    threads of one service process.
+    threads of one service process. Its forward passes run one at a time: ``SentenceTransformer
+    .encode`` is not thread-safe (its Hugging Face fast tokenizer is shared, and concurrent
+    calls can fail with "Already borrowed": huggingface/tokenizers#537,
+    sentence-transformers#910), and one pass already uses every core; the
+    cache file of each dataset has its own lock, so reading and writing one dataset's cache,
+    or finding all its rows cached, never waits for another dataset's embedding.
 
     Args:
         cache_dir: root of the cache (``Settings.cache_dir``).
@@ -68,7 +73,7 @@ class Embedder:
         self.max_chars = max_chars
         self._model = None
         self._load_lock = threading.Lock()
-        self._cache_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     def _load(self):
         """The sentence-transformers model, loaded once.
@@ -106,8 +111,9 @@ class Embedder:
         parts = []
         for start in range(0, len(texts), _PROGRESS_EVERY):
             batch = truncate(texts[start:start + _PROGRESS_EVERY], self.max_chars)
-            parts.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False))
+            with self._encode_lock:  # one forward pass at a time (see the class docstring)
+                parts.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False))
             done = start + len(batch)
             progress(Progress(stage=stage, done=done, total=len(texts), unit="texts",
                               message=f"embedded {done}/{len(texts)} texts with {MODEL_NAME}"))
@@ -138,7 +144,7 @@ class Embedder:
         if len(rows) and (rows.min() < 0 or rows.max() >= len(texts)):
             raise InvalidInput(f"row numbers must lie in [0, {len(texts)}) for {artifact.ref.uri}")
         path = self.cache_path(artifact)
-        with self._cache_lock:
+        with job_lock("embedding-cache", str(path)):  # per dataset: read, embed the missing rows, write
             table = self._read(path, len(texts))
             missing = np.unique(rows[np.isnan(table[rows, 0])])
             if len(missing):
@@ -164,13 +170,6 @@ class Embedder:
 
     @staticmethod
     def _write(path: Path, table: np.ndarray) -> None:
-        """Write ``table`` to ``path`` atomically (temp file, then ``os.replace``)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, table)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        """Write ``table`` to ``path`` atomically (:func:`synthclf.core.atomic.atomic_file`)."""
+        with atomic_file(path, prefix=f".{path.stem}.", suffix=".npy") as temp:
+            np.save(temp, table)

@@ -139,7 +139,9 @@ def real_label_equivalent(per_label: Sequence[int], curve: Sequence[float], targ
                        for b in range(len(target_replicates))])
     tail = (1.0 - confidence) / 2.0
     low, high = _quantile_bound(values, tail, True), _quantile_bound(values, 1.0 - tail, False)
+
     def outside(value: float) -> str:
+        """Where a bound lies outside the curve's range: below (−∞), above (+∞), or inside ("")."""
         return "below" if value == -math.inf else "above" if value == math.inf else ""
 
     return result.model_copy(update={

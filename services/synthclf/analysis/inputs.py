@@ -20,9 +20,6 @@ from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import fetch_kind
 from synthclf.core.limits import check_at_most, check_count, check_seed, shown
 
-#: onnx-model artifacts kept loaded for in-process evaluation (least recently used dropped).
-IN_PROCESS_MODELS = 2
-
 
 def resolve_inference_address(settings: Settings, requested: str, local: str | None) -> str:
     """The inference service an evaluation calls.

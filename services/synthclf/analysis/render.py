@@ -33,6 +33,7 @@ from synthclf.analysis.findings import (
     task_findings,
     task_source_sentences,
 )
+from synthclf.analysis.metrics import CONFIDENCE
 from synthclf.analysis.report_data import ReportData
 from synthclf.analysis.table1 import markdown_table, table1
 from synthclf.analysis.verdict import DELTA, TaskVerdict, rule_text
@@ -126,7 +127,8 @@ def _first_screen(data: ReportData, drawn: _Figures) -> dict[str, Any]:
                 "(its interval) with its real-label equivalent marked on the curve.")})
     cells = data.table1_cells()
     delta = verdicts[0].delta if verdicts else DELTA
-    confidence = verdicts[0].confidence if verdicts else 0.95
+    # the level the evaluations' intervals were computed at (Evaluate's ``confidence``)
+    confidence = verdicts[0].confidence if verdicts else (cells[0].confidence if cells else CONFIDENCE)
     return {
         "verdicts": _table(["task", "verdict", "best synthetic data ≈ real labels per label"], rows),
         "verdict_details": details,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from synthclf.analysis.condition import Condition
 from synthclf.analysis.files import RESAMPLES_FILE
 from synthclf.analysis.inputs import read_evaluation
-from synthclf.analysis.metrics import ClassMetrics, Interval
+from synthclf.analysis.metrics import CONFIDENCE, ClassMetrics, Interval
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, validated
 from synthclf.core.limits import shown
@@ -35,7 +35,7 @@ class ScoredRun(BaseModel):
     dataset_uri: str = Field("", description="The test split.")
     macro_f1_ci: Interval | None = None
     accuracy_ci: Interval | None = None
-    confidence: float = 0.95
+    confidence: float = CONFIDENCE
     bootstrap_seed: int = 0
     macro_f1_resamples: list[float] | None = Field(None, description="Macro-F1 of each bootstrap resample [B].")
     accuracy_resamples: list[float] | None = Field(None, description="Accuracy of each bootstrap resample [B].")

@@ -2,7 +2,9 @@
 
 Transport-neutral: :mod:`synthclf.analysis.servicer` only decodes, calls and encodes. Every
 analysis is a job publishing one artifact whose id hashes its parameters, so a repeated call
-returns the existing artifact without recomputing (design.md, "Long work").
+returns the existing artifact without recomputing (docs/architecture.md, "Artifacts").
+Evaluate predicts through a :class:`~synthclf.analysis.predictors.Predictor` (the port),
+opened from the source injected for served or in-process evaluation.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
-from collections import OrderedDict
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,13 @@ from synthclf.analysis.files import (
     SERVICE,
 )
 from synthclf.analysis.inputs import (
-    IN_PROCESS_MODELS,
     check_analysis_texts,
     check_evaluate_request,
     read_evaluation,
     resolve_inference_address,
 )
 from synthclf.analysis.metrics import CONFIDENCE, N_BOOTSTRAP, Metrics, evaluate_with_resamples
+from synthclf.analysis.predictors import InProcessPredictors, Predictor, PredictorSource, ServedPredictors
 from synthclf.analysis.projection import PROJECTION_POINTS, ProjectionResult
 from synthclf.analysis.runs import load_run
 from synthclf.analysis.similarity import TOP_K, SimilarityResult, dataset_similarity
@@ -48,14 +49,15 @@ from synthclf.analysis.subjectivity import (
 )
 from synthclf.analysis.table1 import aggregate
 from synthclf.analysis.verdict import DELTA, TaskVerdict, task_verdict
-from synthclf.clients import InferenceClient, batched
+from synthclf.clients import batched
 from synthclf.core.artifacts import ArtifactRef, fetch, find, job_id, publish, read_manifest, single_flight, staging
 from synthclf.core.catalog import load_catalog
 from synthclf.core.config import Settings
-from synthclf.core.errors import InvalidInput, NotFound
-from synthclf.core.inputs import fetch_kind, read_dataset
+from synthclf.core.errors import InvalidInput
+from synthclf.core.inputs import read_dataset
 from synthclf.core.limits import check_at_most, check_count, check_seed, shown
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
+from synthclf.core.schema import read_jsonl_records, write_jsonl
 from synthclf.core.store import open_store
 
 log = logging.getLogger("synthclf.analysis")
@@ -69,14 +71,20 @@ class AnalysisCore:
     Args:
         settings: store location, credentials, cache folder, default inference address.
         embedder: sentence embedder; default an :class:`Embedder` caching in ``settings.cache_dir``.
+        served: where Evaluate's served models come from; default
+            :class:`~synthclf.analysis.predictors.ServedPredictors` (the inference service).
+        in_process: where in-process models come from (``in_process`` requests); default
+            :class:`~synthclf.analysis.predictors.InProcessPredictors` (ONNX Runtime, at most
+            2 sessions loaded).
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *,
+                 served: PredictorSource | None = None, in_process: PredictorSource | None = None):
         self.settings = settings
         self.store = open_store(settings.artifact_store, settings)
         self.embedder = embedder or Embedder(Path(settings.cache_dir), max_chars=settings.max_tokenized_chars)
-        self._classifiers: OrderedDict[str, object] = OrderedDict()
-        self._classifiers_lock = threading.Lock()
+        self.served = served or ServedPredictors()
+        self.in_process = in_process or InProcessPredictors(settings)
         #: host:port of this process's own server when it also hosts inference (all-in-one);
         #: set by :func:`synthclf.server.start_server`.
         self.local_inference_address: str | None = None
@@ -116,10 +124,11 @@ class AnalysisCore:
             progress: per-batch events.
 
         Returns:
-            The ``evaluation`` artifact (metrics.json with the condition, predictions.jsonl,
-            resamples.json: the Macro-F1 and accuracy of each bootstrap resample) and the
-            metrics; an existing evaluation with the same parameters is returned without
-            predicting.
+            The ``evaluation`` artifact (metrics.json with the condition, the model's
+            artifact and, served, its ``model_version`` — the version live at the start,
+            pinned for every batch; predictions.jsonl; resamples.json: the Macro-F1 and
+            accuracy of each bootstrap resample) and the metrics; an existing evaluation
+            with the same parameters is returned without predicting.
 
         Raises:
             NotFound: dataset or model missing. InvalidInput: no condition, empty or malformed
@@ -139,40 +148,34 @@ class AnalysisCore:
         if not texts:
             raise InvalidInput(f"dataset {shown(dataset_uri, 200)} is empty")
         tags = dict(tags or {})
-        if not in_process:
-            model_uri, labels = self._served_model(model, address)
-            _check_gold_labels(gold, labels, model, dataset_uri)
-        params = {"model_uri": model_uri, "dataset_uri": dataset_uri, "tags": tags, "in_process": in_process,
-                  "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence,
-                  "condition": condition.model_dump() if condition else None, "format": EVALUATION_FORMAT}
-        artifact_id = job_id("eval", params)
-        if existing := find(self.store, "evaluation", artifact_id):
-            _, data = read_evaluation(existing.uri, self.settings)
-            return existing, Metrics.model_validate({k: v for k, v in data.items() if k in Metrics.model_fields})
-        if in_process:
-            classifier = self._classifier(model_uri)
-            model, labels = model or Path(model_uri).name, list(classifier.labels)
-            _check_gold_labels(gold, labels, model, dataset_uri)
-        if condition is None:  # after the input checks, so a bad request is told what is wrong with it first
-            raise InvalidInput("Evaluate needs a condition (task and source of the model's training data)")
-        if in_process:
-            predicted = self._predict_in_process(classifier, texts, batch_size, model, progress)
-        else:
-            predicted = self._predict_served(model, address, texts, batch_size, progress)
+        source = self.in_process if in_process else self.served
+        with closing(source.open(model=model, model_uri=model_uri, address=address)) as predictor:
+            params = {"model_uri": predictor.model_uri, "dataset_uri": dataset_uri, "tags": tags,
+                      "in_process": in_process, "n_bootstrap": n_bootstrap, "seed": seed, "confidence": confidence,
+                      "condition": condition.model_dump() if condition else None, "format": EVALUATION_FORMAT}
+            artifact_id = job_id("eval", params)
+            if existing := find(self.store, "evaluation", artifact_id):
+                _, data = read_evaluation(existing.uri, self.settings)
+                return existing, Metrics.model_validate({k: v for k, v in data.items() if k in Metrics.model_fields})
+            labels = predictor.labels
+            _check_gold_labels(gold, labels, predictor.name, dataset_uri)
+            if condition is None:  # after the input checks, so a bad request is told what is wrong with it first
+                raise InvalidInput("Evaluate needs a condition (task and source of the model's training data)")
+            predicted = self._predict(predictor, texts, batch_size, progress)
+        model, model_uri = predictor.name, predictor.model_uri
         metrics, resampled = evaluate_with_resamples(gold, predicted, labels, n_bootstrap=n_bootstrap, seed=seed,
                                                      confidence=confidence)
         wall = round(time.perf_counter() - started, 3)
         with staging() as folder:
             (folder / METRICS_FILE).write_text(json.dumps(
                 {**metrics.model_dump(), "condition": condition.model_dump(), "tags": tags, "model": model,
-                 "model_uri": model_uri, "wall_time_s": wall}, indent=2))
+                 "model_uri": model_uri, "model_version": predictor.model_version, "wall_time_s": wall}, indent=2))
             if resampled is not None:
                 (folder / RESAMPLES_FILE).write_text(json.dumps(
                     {"seed": seed, "n": len(gold), "macro_f1": [round(float(v), 6) for v in resampled.macro_f1],
                      "accuracy": [round(float(v), 6) for v in resampled.accuracy]}))
-            with (folder / PREDICTIONS_FILE).open("w") as out:
-                for row, (g, p) in enumerate(zip(gold, predicted)):
-                    out.write(json.dumps({"row": row, "gold": g, "predicted": p}) + "\n")
+            write_jsonl(({"row": row, "gold": g, "predicted": p} for row, (g, p) in enumerate(zip(gold, predicted))),
+                        folder / PREDICTIONS_FILE)
             ref = publish(self.store, folder, kind="evaluation", artifact_id=artifact_id, service=SERVICE,
                           parameters={"model": model, **params}, inputs=[model_uri, dataset_uri],
                           stats={"macro_f1": metrics.macro_f1, "accuracy": metrics.accuracy,
@@ -183,52 +186,15 @@ class AnalysisCore:
         return ref, metrics
 
     @staticmethod
-    def _served_model(model: str, address: str) -> tuple[str, list[str]]:
-        """(onnx-model URI, labels) of a model loaded in the inference service."""
-        with InferenceClient(address) as client:
-            info = {m.name: m for m in client.list_models()}
-        if model not in info:
-            raise NotFound(f"model '{shown(model)}' is not loaded in the inference service; "
-                           f"loaded: {', '.join(sorted(info)) or 'none'}")
-        return info[model].artifact.uri, list(info[model].labels)
-
-    @staticmethod
-    def _predict_served(model: str, address: str, texts: list[str], batch_size: int,
-                        progress: ProgressFn) -> list[str]:
-        predicted: list[str] = []
-        with InferenceClient(address) as client:
-            for batch in batched(texts, batch_size):
-                predicted += [p.label for p in client.predict(model, batch).predictions]
-                progress(Progress(stage="evaluate", done=len(predicted), total=len(texts), unit="texts",
-                                  message=f"predicted {len(predicted)}/{len(texts)} texts with '{model}'"))
-        return predicted
-
-    def _classifier(self, model_uri: str):
-        """The OnnxClassifier of an onnx-model artifact, loaded once per process."""
-        from synthclf.core.onnx_runtime import OnnxClassifier
-
-        with self._classifiers_lock:
-            if model_uri not in self._classifiers:
-                artifact = fetch_kind(model_uri, self.settings, "onnx-model", "model_uri")
-                try:
-                    classifier = OnnxClassifier(artifact.path, settings=self.settings)
-                except InvalidInput as exc:
-                    raise InvalidInput(f"onnx-model {shown(model_uri, 200)}: {exc.message}") from exc
-                self._classifiers[model_uri] = classifier
-                while len(self._classifiers) > IN_PROCESS_MODELS:  # bounded memory
-                    self._classifiers.popitem(last=False)
-            self._classifiers.move_to_end(model_uri)
-            return self._classifiers[model_uri]
-
-    @staticmethod
-    def _predict_in_process(classifier, texts: list[str], batch_size: int, model: str,
-                            progress: ProgressFn) -> list[str]:
+    def _predict(predictor: Predictor, texts: list[str], batch_size: int, progress: ProgressFn) -> list[str]:
+        """The most probable label of each text (argmax of the predictor's probabilities),
+        ``batch_size`` texts per call, with an ``evaluate`` event after each batch."""
+        labels = predictor.labels
         predicted: list[str] = []
         for batch in batched(texts, batch_size):
-            probabilities = classifier.predict_batch(batch)
-            predicted += [classifier.labels[i] for i in probabilities.argmax(axis=1)]
+            predicted += [labels[i] for i in predictor.predict_proba(batch).argmax(axis=1)]
             progress(Progress(stage="evaluate", done=len(predicted), total=len(texts), unit="texts",
-                              message=f"predicted {len(predicted)}/{len(texts)} texts in-process with '{model}'"))
+                              message=f"predicted {len(predicted)}/{len(texts)} texts with {predictor.description}"))
         return predicted
 
     def _dataset(self, uri: str):
@@ -551,9 +517,3 @@ def _check_gold_labels(gold: list[str], labels: list[str], model: str, dataset_u
             f"have: {', '.join(shown(m, 32) for m in missing[:10])}"
             f"{' …' if len(missing) > 10 else ''}; the model's labels: "
             f"{', '.join(shown(label, 32) for label in labels[:20])}")
-
-
-def read_jsonl_records(path: Path) -> list[dict]:
-    """JSON lines as dicts."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-

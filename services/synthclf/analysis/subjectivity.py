@@ -1,7 +1,8 @@
 """Instance- and task-level subjectivity (Li et al. 2023, Sec. 6, Figure 2 / C.1, Table 1 stars).
 
 **Instance level.** Each test instance i has an agreement aᵢ = max over labels of the share of
-its annotators choosing that label (:func:`instance_agreement`). For a sweep of thresholds γ,
+its annotators choosing that label (:func:`synthclf.core.schema.instance_agreement`, computed
+when the data are loaded or imported and stored in the dataset's ``agreement`` column). For a sweep of thresholds γ,
 the model's accuracy on the instances with aᵢ ≥ γ is computed; the paper finds accuracy rises
 with γ, more steeply for models trained on synthetic data. The trend is summarised by a
 least-squares line (:func:`scipy.stats.linregress`: slope, intercept, R²) and Spearman's ρ
@@ -10,7 +11,7 @@ with its two-sided p-value (:func:`scipy.stats.spearmanr`).
 For the VADER movie snippets (Hutto & Gilbert 2014; ~20 raters rate each snippet −4…4) the
 label is the sign of the mean rating and each rater's sign is their "label"; snippets with a
 mean of exactly 0 and individual ratings of 0 (neutral: not a label of the binary task) are
-dropped by the loader (:func:`synthclf.core.datasets._load_vader_movie`), so aᵢ ∈ [0.5, 1].
+dropped by the loader (:func:`synthclf.core.corpora._load_vader_movie`), so aᵢ ∈ [0.5, 1].
 
 **Task level.** Across tasks, the Macro-F1 gap between the real-data model and a
 synthetic-data model is set against the task's subjectivity rating (catalog stars) with
@@ -19,7 +20,6 @@ Spearman's ρ. With the paper's ten tasks that is ten points; with fewer, a cave
 
 from __future__ import annotations
 
-import collections
 import math
 import warnings
 from collections.abc import Sequence
@@ -36,22 +36,11 @@ MIN_INSTANCES = 10
 N_GAMMAS = 11
 #: Fewer tasks than this get a caveat in the task-level analysis.
 MIN_TASKS = 5
+#: Start of the InvalidInput message of a sweep over data without per-annotator labels; callers
+#: that skip such data (``orchestration.tasks.instance_subjectivity``) recognise it by this.
+NO_AGREEMENT = "no instance has an agreement value"
 #: Tolerance when comparing an agreement with γ (shares like 2/3 are not exact in binary).
 _EPS = 1e-9
-
-
-def instance_agreement(annotations: Sequence[str]) -> float:
-    """aᵢ: the largest share of an instance's annotators that chose the same label.
-
-    Args:
-        annotations: one label per annotator.
-
-    Returns:
-        The agreement in (0, 1]; NaN without annotations.
-    """
-    if not annotations:
-        return math.nan
-    return max(collections.Counter(annotations).values()) / len(annotations)
 
 
 def default_gammas(n_labels: int, n: int = N_GAMMAS) -> list[float]:
@@ -147,7 +136,7 @@ def agreement_sweep(correct: Sequence[bool], agreement: Sequence[float], gammas:
         raise InvalidInput(f"thresholds γ must lie in [0, 1], got {list(gammas)}")
     known = ~np.isnan(agreement)
     if not known.any():
-        raise InvalidInput("no instance has an agreement value: the dataset has no per-annotator labels")
+        raise InvalidInput(f"{NO_AGREEMENT}: the dataset has no per-annotator labels")
     correct, agreement = correct[known], agreement[known]
     kept, dropped = [], []
     for gamma in sorted(set(float(g) for g in gammas)):

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from synthclf.analysis.condition import Condition, order_sources, source_rank
-from synthclf.analysis.metrics import Interval, percentile_interval
+from synthclf.analysis.metrics import CONFIDENCE, Interval, percentile_interval
 from synthclf.analysis.runs import ScoredRun
 from synthclf.core.errors import InvalidInput
 
@@ -35,7 +35,7 @@ class SeedAggregate(BaseModel):
     accuracy: float
     accuracy_sd: float | None = None
     accuracy_ci: Interval | None = None
-    confidence: float = 0.95
+    confidence: float = CONFIDENCE
     evaluation_uris: list[str] = Field(default_factory=list)
 
     @property

@@ -2,8 +2,9 @@
 
 The practitioner's question the paper (Li et al. 2023, §6) leaves open per task: can the
 synthetic data *replace* the real labels, *stretch* a few real labels, or neither? Rules, with
-margin δ (default 0.02 Macro-F1) and the 95% intervals of :mod:`synthclf.analysis.table1`
-(seeds and test set resampled, paired test resamples):
+margin δ (default 0.02 Macro-F1) and the intervals of :mod:`synthclf.analysis.table1` at the
+evaluations' confidence level (Evaluate's ``confidence``, default 95%; seeds and test set
+resampled, paired test resamples):
 
 * **replace** — some synthetic source alone (no real rows) is within δ of the full-real model:
   the lower bound of the interval of (synthetic − full real) is ≥ −δ;
@@ -26,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from synthclf.analysis.condition import source_rank
 from synthclf.analysis.equivalent import Equivalent, fit_curve, real_label_equivalent
-from synthclf.analysis.metrics import Interval, percentile_interval
+from synthclf.analysis.metrics import CONFIDENCE, Interval, percentile_interval
 from synthclf.analysis.runs import ScoredRun
 from synthclf.analysis.table1 import SeedAggregate, aggregate, check_paired, replicates
 from synthclf.core.errors import InvalidInput
@@ -116,7 +117,7 @@ class TaskVerdict(BaseModel):
     reason: str
     rule: str
     delta: float
-    confidence: float = 0.95
+    confidence: float = CONFIDENCE
     n_labels: int
     curve: list[CurvePoint] = Field(default_factory=list)
     equivalents: list[EquivalentRow] = Field(default_factory=list)
@@ -134,7 +135,7 @@ class TaskVerdict(BaseModel):
         return "don't" if self.decision == "dont" else self.decision
 
 
-def rule_text(delta: float, confidence: float = 0.95) -> str:
+def rule_text(delta: float, confidence: float = CONFIDENCE) -> str:
     """:data:`RULE` with δ and the interval level filled in."""
     return RULE.format(delta=delta, level=f"{confidence:.0%}")
 

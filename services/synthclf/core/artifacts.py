@@ -3,7 +3,7 @@
 An artifact lives at ``<store>/<kind>/<id>/`` and is referenced by its URI (``file:///…`` or
 ``s3://bucket/…``). :func:`publish` creates an artifact at most once, its manifest last, so a
 reader never sees a half-written artifact; :func:`fetch` verifies every file's sha256 and
-size before handing back a local folder (design.md, "Shape").
+size before handing back a local folder (docs/architecture.md, "Artifacts").
 
 The store is a trust boundary (docs/architecture.md, "The artifact store as a trust
 boundary"): every URI a caller or a manifest names goes through :func:`resolve`, which accepts
@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,10 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
+from synthclf.core.atomic import atomic_file, atomic_folder
 from synthclf.core.config import Settings, get_settings
 from synthclf.core.errors import IntegrityError, InvalidInput, NotFound
-from synthclf.core.jobs import atomic_folder, job_lock, single_flight, staging, sweep_staging
+from synthclf.core.jobs import job_lock, single_flight, staging, sweep_staging
 from synthclf.core.manifest import (
     MANIFEST_NAME,
     NAME_PATTERN,
@@ -98,7 +98,8 @@ def job_id(prefix: str, parameters: dict[str, Any]) -> str:
     """Deterministic artifact id of a job: ``<prefix>-<sha256 of canonical JSON>[:16]``.
 
     Computed from the whole parameter dump (sorted keys), not field by field, so a new field
-    can never be silently left out of the key (style.md §3).
+    can never be silently left out of the key (a new parameter changes the id of every job that
+    sets it, so an old artifact is never returned for a new request).
     """
     canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), default=str)
     return f"{prefix}-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
@@ -462,14 +463,9 @@ def _download(store: ArtifactStore, ref: ArtifactRef, manifest: Manifest, folder
                 continue
             except IntegrityError:
                 pass
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=_FETCH_PREFIX)
-        os.close(fd)
-        try:
-            store.get_file(f"{ref.kind}/{ref.id}/{entry.path}", Path(temp))
-            verify_file(entry, Path(temp))
-            os.replace(temp, target)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        with atomic_file(target, prefix=_FETCH_PREFIX) as temp:
+            store.get_file(f"{ref.kind}/{ref.id}/{entry.path}", temp)
+            verify_file(entry, temp)
     folder.mkdir(parents=True, exist_ok=True)
     for path in _unlisted(folder, {entry.path for entry in manifest.files}):
         if path.is_dir() and not path.is_symlink():

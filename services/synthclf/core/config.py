@@ -1,8 +1,9 @@
 """Settings read from ``SYNTHCLF_*`` environment variables (pydantic-settings).
 
 Read them with :func:`get_settings` inside ``main()``/request handling, never at import time
-(style.md §2). Every field's environment variable is ``SYNTHCLF_<FIELD NAME>``; the README's
-"Configuration" table is generated from the same descriptions.
+(so a test or a server can set the environment first). Every field's environment variable is
+``SYNTHCLF_<FIELD NAME>``; the README's "Configuration" table is generated from the same
+descriptions.
 """
 
 from __future__ import annotations

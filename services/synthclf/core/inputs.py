@@ -16,9 +16,9 @@ import pandas as pd
 
 from synthclf.core.artifacts import LocalArtifact, fetch
 from synthclf.core.config import Settings
-from synthclf.core.datasets import read_jsonl
 from synthclf.core.errors import InvalidInput
 from synthclf.core.limits import check_at_most, check_labels, shown
+from synthclf.core.schema import read_jsonl
 
 log = logging.getLogger("synthclf.inputs")
 #: The rows of a dataset artifact.
@@ -59,7 +59,7 @@ def read_dataset(uri: str, settings: Settings, what: str = "") -> tuple[LocalArt
         what: the request field, for messages.
 
     Returns:
-        (the fetched artifact, its rows in the dataset schema of :mod:`synthclf.core.datasets`).
+        (the fetched artifact, its rows in the dataset schema of :mod:`synthclf.core.schema`).
 
     Raises:
         InvalidInput: not a dataset, no ``data.jsonl``, malformed lines, texts or labels that

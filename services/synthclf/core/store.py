@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from synthclf.core.atomic import atomic_file
 from synthclf.core.config import Settings
 from synthclf.core.errors import InvalidInput, NotFound, Unavailable
 from synthclf.core.manifest import MANIFEST_NAME
@@ -93,16 +94,8 @@ class LocalArtifactStore:
     def put_file(self, key: str, path: Path) -> None:
         """Copy ``path`` into the store through a temp file and ``os.replace`` (streamed: a
         file of any size costs no memory)."""
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        os.close(fd)
-        try:
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(self._path(key), prefix=TEMP_PREFIX) as temp:
+            shutil.copyfile(path, temp)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (no error if absent)."""
@@ -115,16 +108,8 @@ class LocalArtifactStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write atomically: temp file in the same folder, then ``os.replace``."""
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(self._path(key), prefix=TEMP_PREFIX) as temp:
+            temp.write_bytes(data)
 
     def get_bytes(self, key: str, read_limit: int | None = None) -> bytes:
         """Read ``key`` (at most ``read_limit`` bytes); NotFound if absent."""

@@ -77,7 +77,7 @@ class OfflineSource(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    loader: str = Field(description="name of the loader registered in synthclf.core.datasets")
+    loader: str = Field(description="name of the loader registered in synthclf.core.corpora")
     package: str = Field(description="top-level package carrying the files (never imported)")
     path: str = Field(description="file or folder, relative to the package's directory")
     files: tuple[str, ...] = Field(
@@ -253,6 +253,7 @@ def yaml_lines(text: str) -> dict[tuple, int]:
     lines: dict[tuple, int] = {}
 
     def walk(node: yaml.Node, path: tuple) -> None:
+        """Record the 1-based line of every key and list item under ``node`` at ``path``."""
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 child = (*path, key.value)

@@ -3,7 +3,7 @@
 Two passes over the rows (read with :mod:`synthclf.generation.data_files`, memory-mapped):
 the first keeps only small per-row arrays (a 64-bit text hash, the label index, the split and
 the agreement: ~16 bytes a row) and checks the data; the second writes the kept rows as
-``data.jsonl`` in the dataset schema (:mod:`synthclf.core.datasets`). Memory is bounded by
+``data.jsonl`` in the dataset schema (:mod:`synthclf.core.schema`). Memory is bounded by
 the row count, not the text sizes (benchmarks/README.md, "Import").
 
 Refused (InvalidInput naming file, row and column): missing columns (the columns found are
@@ -15,12 +15,12 @@ rows, and test rows whose text is also in train (leakage). Warned about: heavy c
 texts the backbone will truncate, a test split too small for a tight Macro-F1.
 
 Agreement from an annotations column is the share of the majority label, aᵢ = maxₗ
-|{annotators choosing l}| / |annotators| (Li et al. 2023, §6).
+|{annotators choosing l}| / |annotators| (Li et al. 2023, §6;
+:func:`synthclf.core.schema.instance_agreement`).
 """
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import logging
@@ -34,8 +34,9 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
 
-from synthclf.core.datasets import subsample
 from synthclf.core.errors import InvalidInput
+from synthclf.core.sampling import subsample
+from synthclf.core.schema import JsonlWriter, dataset_record, instance_agreement
 from synthclf.core.task_spec import TaskSpec
 from synthclf.generation.data_files import Source
 
@@ -131,6 +132,20 @@ class _Scan:
         self.where: list[tuple[Source, int]] = []  # (source, row offset) per source, in order
 
     def label_index(self, raw: Any, where: str) -> int:
+        """The task's index of a raw label value (mapped through the labels' ``values``).
+
+        Args:
+            raw: the cell of the label column.
+            where: ``file 'x', row N`` for messages.
+
+        Returns:
+            The label's index in :attr:`TaskSpec.label_names`, or -1 for a value the task
+            lacks (remembered, with where it first occurred, for :meth:`refuse_unknown`).
+
+        Raises:
+            InvalidInput: the label is empty; or more than :data:`MAX_UNKNOWN_VALUES`
+                distinct values are unknown (a wrong column, refused at once).
+        """
         if raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == "":
             raise InvalidInput(f"{where}, column '{self.columns.label}': the label is empty")
         key = str(raw).strip()
@@ -144,6 +159,7 @@ class _Scan:
         return -1 if name is None else self.task.label_names.index(name)
 
     def refuse_unknown(self) -> None:
+        """Refuse the label values the task lacks, naming up to 10 and where each first occurs."""
         shown = "; ".join(f"'{v}' (first at {w})" for v, w in list(self.unknown.items())[:10])
         more = f" and {len(self.unknown) - 10} more" if len(self.unknown) > 10 else ""
         raise InvalidInput(
@@ -182,7 +198,7 @@ class _Scan:
                 elif c.annotations:
                     votes = _annotations(batch[c.annotations][i], where, c.annotations)
                     if votes:
-                        agreement[row + i] = max(collections.Counter(votes).values()) / len(votes)
+                        agreement[row + i] = instance_agreement(votes)
             row += len(batch[c.text])
         self.where.append((source, sum(len(h) for h in self.hashes)))
         self.hashes.append(hashes), self.labels.append(labels)
@@ -330,7 +346,7 @@ def _write(scan: _Scan, splits: np.ndarray, labels: np.ndarray, agreement: np.nd
     """Second pass: write the kept rows; returns the texts of the sampled rows."""
     c, names, task = scan.columns, scan.task.label_names, scan.task
     sampled = []
-    handles = {split: open(path, "w", encoding="utf-8") for split, path in paths.items()}
+    handles = {split: JsonlWriter(path) for split, path in paths.items()}
     try:
         for source, start in scan.where:
             row = start
@@ -342,10 +358,10 @@ def _write(scan: _Scan, splits: np.ndarray, labels: np.ndarray, agreement: np.nd
                         continue
                     clean = normalise(text)
                     votes = _annotations(batch[c.annotations][i], "", c.annotations) if c.annotations else None
-                    record = {"text": clean, "label": names[labels[g]], "split": "train" if split == _TRAIN else "test",
-                              "agreement": None if math.isnan(agreement[g]) else float(agreement[g]),
-                              "annotations": [task.label_for_value(v) or v for v in votes] if votes else None}
-                    handles[split].write(json.dumps(record, ensure_ascii=False) + "\n")
+                    handles[split].write(dataset_record(
+                        clean, names[labels[g]], "train" if split == _TRAIN else "test",
+                        None if math.isnan(agreement[g]) else float(agreement[g]),
+                        [task.label_for_value(v) or v for v in votes] if votes else None))
                     if g in sample:
                         sampled.append(clean)
                 row += len(batch[c.text])

@@ -6,7 +6,6 @@ requests, calls :class:`GenerationCore` and encodes responses.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
@@ -16,11 +15,13 @@ from typing import Any
 from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
 from synthclf.core.catalog import TaskSpec, get_task
 from synthclf.core.config import Settings
-from synthclf.core.datasets import load_real_dataset, subsample, to_jsonl
+from synthclf.core.corpora import load_real_dataset
 from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import fetch_kind, read_dataset
 from synthclf.core.limits import check_at_most, check_seed
 from synthclf.core.progress import ProgressFn, ignore_progress
+from synthclf.core.sampling import subsample
+from synthclf.core.schema import dataset_record, to_jsonl, write_jsonl
 from synthclf.core.store import open_store
 from synthclf.core.task_artifacts import is_task_uri, load_task, publish_task
 from synthclf.core.task_spec import parse_task_yaml
@@ -329,11 +330,9 @@ def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
 
     Each line: ``text``, ``label``, ``split``, ``agreement`` (null), ``annotations`` (null) and
     the row's provenance keys (``request_index``, ``request_id``, ``mode``, ``model``,
-    ``prompt_style``); :func:`synthclf.core.datasets.read_jsonl` reads the schema columns back.
+    ``prompt_style``); written by :class:`synthclf.core.schema.JsonlWriter`, and
+    :func:`synthclf.core.schema.read_jsonl` reads the schema columns back.
     """
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            record = {"text": row["text"], "label": row["label"], "split": row.get("split", "train"),
-                      "agreement": None, "annotations": None,
-                      **{k: v for k, v in row.items() if k not in ("text", "label", "split")}}
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_jsonl((dataset_record(row["text"], row["label"], row.get("split", "train"),
+                                **{k: v for k, v in row.items() if k not in ("text", "label", "split")})
+                 for row in rows), path)

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from synthclf.core.datasets import subsample
 from synthclf.core.errors import InvalidInput
+from synthclf.core.sampling import subsample
+from synthclf.core.schema import validate_dataset
 
 
 class TrainingData(BaseModel):
@@ -105,37 +106,15 @@ def balanced_sample(frame: pd.DataFrame, per_label: int, seed: int, what: str = 
     return frame.iloc[np.sort(np.concatenate(chosen))]
 
 
-def check_rows(frame: pd.DataFrame, label_names: list[str], what: str) -> None:
-    """Refuse a dataset with no rows, empty texts or labels outside the task.
-
-    Args:
-        frame: rows with ``text`` and ``label`` columns.
-        label_names: the task's labels.
-        what: how to name the dataset in the message, e.g. its URI.
-
-    Raises:
-        InvalidInput: naming ``what``, the problem, a count and the first offending row.
-    """
-    if len(frame) == 0:
-        raise InvalidInput(f"{what} is empty")
-    texts = frame["text"]
-    empty = (texts.isna() | (texts.astype("str").str.strip() == "")).to_numpy()
-    if empty.any():
-        raise InvalidInput(
-            f"{what} has {int(empty.sum())} empty text(s); first at row {int(empty.argmax())}"
-        )
-    unknown = sorted(set(frame["label"].astype("str")) - set(label_names))
-    if unknown:
-        raise InvalidInput(
-            f"{what} has labels outside the task: {', '.join(unknown)} "
-            f"(the task's labels: {', '.join(label_names)})"
-        )
-
-
 def draw_mixture(
     inputs: list[tuple[TrainingData, pd.DataFrame, str]], label_names: list[str], seed: int
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Check each input, draw it as asked and concatenate the draws.
+
+    Each input is checked whole with :func:`synthclf.core.schema.validate_dataset` (texts,
+    labels, and ``split`` and ``agreement`` where present) before the draw keeps only its
+    ``text`` and ``label``; one input may hold a single label, the mixture's labels are
+    checked by the caller.
 
     Args:
         inputs: (what to draw, the dataset's rows with ``text`` and ``label`` columns, its
@@ -149,14 +128,15 @@ def draw_mixture(
         ``count``, ``fraction``, ``rows_drawn``, ``label_counts``).
 
     Raises:
-        InvalidInput: no inputs; an input that is empty, has empty texts or labels outside
-            the task; or a count above its rows.
+        InvalidInput: no inputs; an input that fails the validator (empty, empty or
+            non-string texts, labels outside the task, bad split or agreement values); or a
+            count above its rows.
     """
     if not inputs:
         raise InvalidInput("no training data given: pass at least one dataset URI")
     parts, stats = [], []
     for position, (item, frame, source) in enumerate(inputs):
-        check_rows(frame, label_names, f"training dataset {item.uri}")
+        validate_dataset(frame, label_names, f"training dataset {item.uri}", require_two_labels=False)
         drawn = item.draw(frame, seed)[["text", "label"]].assign(source=source, input=position)
         parts.append(drawn)
         stats.append({

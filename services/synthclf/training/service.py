@@ -14,16 +14,16 @@ import pandas as pd
 
 from synthclf.core.artifacts import ArtifactRef, find, job_id, publish, single_flight, staging
 from synthclf.core.config import Settings
-from synthclf.core.datasets import check_split_and_agreement, validate_dataset
 from synthclf.core.errors import InvalidInput
 from synthclf.core.inputs import fetch_kind, read_dataset
 from synthclf.core.limits import check_at_most, shown, truncate
 from synthclf.core.onnx_runtime import MAX_LENGTH_LIMIT
 from synthclf.core.progress import Progress, ProgressFn, ignore_progress
+from synthclf.core.schema import validate_dataset
 from synthclf.core.store import open_store
 from synthclf.core.task_artifacts import load_task
 from synthclf.training.backbone import check_backbone
-from synthclf.training.mixture import TrainingData, check_rows, draw_mixture
+from synthclf.training.mixture import TrainingData, draw_mixture
 from synthclf.training.onnx_export import export_onnx
 from synthclf.training.trainer import (
     DEFAULT_BACKBONE_NAME,
@@ -38,7 +38,9 @@ log = logging.getLogger("synthclf.training")
 SERVICE = "training"
 DATA_FILE = "data.jsonl"
 PARITY_FILE = "parity_texts.json"
-#: Texts kept with a model for the ONNX parity check (design.md: parity on real texts).
+#: Texts kept with a model for the ONNX parity check: real texts where any were given (a real
+#: held-out set or real mixture inputs), so parity is checked on the kind of text the model
+#: will serve, not only on synthetic text (:meth:`TrainingCore._write_parity_texts`).
 PARITY_SAMPLES = 64
 #: ``source`` of real datasets in their manifest stats (as the generation service writes it).
 REAL = "real"
@@ -68,13 +70,14 @@ class TrainingCore:
         self.store.check()
 
     def _read_dataset(self, uri: str) -> tuple[pd.DataFrame, str]:
-        """A dataset artifact's rows and its ``source`` (``real``, ``zero_shot``…, ``unknown``).
+        """A dataset artifact's rows (all columns, unchecked against the task) and its
+        ``source`` (``real``, ``zero_shot``…, ``unknown``).
 
-        Split values and agreement are checked here, before a mixture keeps only text and
-        label.
+        The rows are checked whole by :func:`synthclf.core.schema.validate_dataset` before
+        a mixture keeps only text and label (in :func:`draw_mixture`, or
+        :meth:`_validation_set`).
         """
         artifact, frame = read_dataset(uri, self.settings)
-        check_split_and_agreement(frame, f"dataset {shown(uri, 200)}")
         return frame, str(artifact.manifest.stats.get("source", "unknown"))
 
     def _read_inputs(self, data: list[TrainingData]) -> list[tuple[TrainingData, pd.DataFrame, str]]:
@@ -95,13 +98,11 @@ class TrainingCore:
         return inputs
 
     def _validation_set(self, uri: str, spec) -> tuple[pd.DataFrame, str]:
-        """Read and check a held-out validation dataset."""
+        """Read a held-out validation dataset and check it with the one validator (two labels
+        at least: Macro-F1 needs them)."""
         frame, source = self._read_dataset(uri)
-        what = f"validation dataset {uri}"
-        check_rows(frame, spec.label_names, what)
-        if frame["label"].nunique() < 2:
-            raise InvalidInput(f"{what} has a single label '{frame['label'].iloc[0]}'; "
-                               "Macro-F1 needs at least two")
+        what = f"validation dataset {shown(uri, 200)}"
+        validate_dataset(frame, spec.label_names, what)
         if source != REAL:
             log.warning("%s is %s data, not real: validation numbers will not be real-data "
                         "numbers", what, source)
@@ -152,7 +153,7 @@ class TrainingCore:
             return existing
         inputs = self._read_inputs(data)
         frame, input_stats = draw_mixture(inputs, spec.label_names, config.seed)
-        validate_dataset(frame, spec)
+        validate_dataset(frame, spec, "training mixture")
         validation, val_frame, val_source = None, None, None
         if validation_uri:
             val_frame, val_source = self._validation_set(validation_uri, spec)

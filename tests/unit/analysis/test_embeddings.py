@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,37 @@ def test_real_model_embeddings_are_normalised(tmp_path):
     assert vectors.shape == (3, DIMENSIONS)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[2] > vectors[0] @ vectors[1]  # spam is closer to spam
+
+
+class _BlockingModel(_CountingModel):
+    """Blocks inside ``encode`` until released, like a long forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def encode(self, texts, **kwargs):
+        self.inside.set()
+        assert self.release.wait(10)
+        return super().encode(texts, **kwargs)
+
+
+def test_a_long_embedding_does_not_block_other_datasets_cache(tmp_path):
+    embedder = Embedder(tmp_path / "cache", device="cpu")
+    embedder._model = _CountingModel()
+    cached = _artifact(tmp_path, "cd" * 32)
+    embedder.embed_rows(cached, ["x", "yy"], np.array([0, 1]))  # dataset B: all rows cached
+    embedder._model = blocking = _BlockingModel()
+    long = threading.Thread(target=embedder.embed_rows, args=(_artifact(tmp_path), ["a", "bb"], np.array([0, 1])))
+    long.start()
+    try:
+        assert blocking.inside.wait(10)  # dataset A is being embedded
+        done = []
+        reader = threading.Thread(target=lambda: done.append(embedder.embed_rows(cached, ["x", "yy"], np.array([1]))))
+        reader.start()
+        reader.join(5)
+        assert done and done[0].shape == (1, DIMENSIONS)  # served from B's cache meanwhile
+    finally:
+        blocking.release.set()
+        long.join(10)
+    assert blocking.encoded == ["a", "bb"]

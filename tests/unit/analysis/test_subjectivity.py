@@ -12,10 +12,10 @@ from synthclf.analysis.subjectivity import (
     agreement_sweep,
     default_gammas,
     fit_trend,
-    instance_agreement,
     task_subjectivity,
 )
 from synthclf.core.errors import InvalidInput
+from synthclf.core.schema import instance_agreement
 
 
 @pytest.mark.parametrize("annotations,expected", [
@@ -80,7 +80,7 @@ def test_sweep_on_real_vader_data_gives_finite_fit():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from synthclf.core.datasets import load_real_dataset
+    from synthclf.core.corpora import load_real_dataset
 
     frame = load_real_dataset("vader_movie")
     train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"]

@@ -1,4 +1,4 @@
-"""Tests of synthclf.core.datasets on the real corpora shipped in the data packages."""
+"""Tests of synthclf.core.corpora, .schema and .sampling on the real corpora shipped in the data packages."""
 
 from __future__ import annotations
 
@@ -10,18 +10,10 @@ import pandas as pd
 import pytest
 
 from synthclf.core.catalog import get_task, load_catalog
-from synthclf.core.datasets import (
-    COLUMNS,
-    check_split_and_agreement,
-    data_available,
-    load_real_dataset,
-    read_jsonl,
-    stratified_split,
-    subsample,
-    to_jsonl,
-    validate_dataset,
-)
+from synthclf.core.corpora import data_available, load_real_dataset
 from synthclf.core.errors import InvalidInput, NotFound, NotReady
+from synthclf.core.sampling import stratified_split, subsample
+from synthclf.core.schema import COLUMNS, check_split_and_agreement, read_jsonl, to_jsonl, validate_dataset
 
 # Rows after cleaning (whitespace, empty texts, duplicate (text, label) rows), with slack.
 EXPECTED_ROWS = {
@@ -89,7 +81,7 @@ def test_seinfeld_humor_is_balanced_and_labels_laugh_lines(real) -> None:
 
 
 def test_seinfeld_lines_follow_the_merged_format(tmp_path) -> None:
-    from synthclf.core.datasets import _seinfeld_lines
+    from synthclf.core.corpora import _seinfeld_lines
 
     screenplay = tmp_path / "Seinfeld.S01E01.Test.merged"
     screenplay.write_text(

@@ -9,10 +9,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from classifiers import minilm_classifier
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.errors import IntegrityError, InvalidInput
-from synthclf.core.models import minilm_path
 from synthclf.core.onnx_runtime import (
     DEFAULT_MAX_LENGTH,
     OnnxClassifier,
@@ -38,16 +38,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A 3-label MiniLM classifier (seeded head, scaled so logits spread) and its export."""
-    torch.manual_seed(1)
-    folder = tmp_path_factory.mktemp("torch")
-    model = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=3)
-    with torch.no_grad():
-        model.classifier.weight.mul_(30)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
-    (folder / "labels.json").write_text(json.dumps(LABELS))
-    return folder
+    """A 3-label MiniLM classifier (seeded head, scaled so logits spread)."""
+    return minilm_classifier(tmp_path_factory.mktemp("torch"), LABELS, seed=1, scale=30)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from orchestration.config import ExperimentConfig
 from orchestration.presets import OFFLINE_TASKS, PRESETS, resolve_config
 from synthclf.core.catalog import get_task
-from synthclf.core.datasets import data_available
+from synthclf.core.corpora import data_available
 from synthclf.core.errors import InvalidInput
 
 

@@ -7,10 +7,10 @@ import json
 import onnx
 import pytest
 import torch
+from classifiers import minilm_classifier
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from synthclf.core.errors import IntegrityError, InvalidInput
-from synthclf.core.models import minilm_path
 from synthclf.training import onnx_export
 from synthclf.training.onnx_export import check_parity, export_onnx
 from synthclf.training.quantize import measure_int8
@@ -30,17 +30,7 @@ GOLD = ["positive", "negative", "neutral", "positive", "neutral", "negative"]
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """An untrained 3-label MiniLM classifier whose head is scaled so logits differ clearly."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        minilm_path(), num_labels=3, id2label=dict(enumerate(LABELS))
-    )
-    with torch.no_grad():
-        model.classifier.weight.mul_(50)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
-    (folder / "labels.json").write_text(json.dumps(LABELS))
-    return folder
+    return minilm_classifier(tmp_path_factory.mktemp("model"), LABELS, seed=0, scale=50)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import pytest
 
 from synthclf.core.artifacts import publish, read_manifest, staging
 from synthclf.core.config import Settings
-from synthclf.core.datasets import to_jsonl
 from synthclf.core.errors import InvalidInput, NotFound
+from synthclf.core.schema import to_jsonl
 from synthclf.training import service as service_module
 from synthclf.training.service import TrainingCore, TrainingData
 from synthclf.training.trainer import TrainConfig, TrainResult
