@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.corpora import load_real_dataset
 from synthclf.core.errors import InvalidInput, NotFound, NotReady, Unavailable
+from synthclf.core.sampling import subsample
 from synthclf.core.schema import read_jsonl
 from synthclf.server import start_server
 from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
@@ -46,11 +47,15 @@ def test_import_real_data_is_idempotent_and_stratified(server, tmp_path):
         train, test = (read_jsonl(client.download(ref.uri, tmp_path / f"{ref.id}.jsonl")) for ref in first)
     assert first == again
     assert first[0].kind == "dataset" and first[0].uri != first[1].uri
-    # stratified: each capped split keeps the corpus's spam share to within one row
-    corpus = load_real_dataset("sms_spam", seed=1)["label"].eq("spam").mean()
+    # stratified: each capped split keeps the corpus's spam share (within the one row per label
+    # every label is guaranteed and one row of rounding), exactly as the stratified sampler draws it
+    corpus = load_real_dataset("sms_spam", seed=1)
+    share = corpus["label"].eq("spam").mean()
     for split, frame, rows in (("train", train, 40), ("test", test, 20)):
         assert len(frame) == rows and set(frame["split"]) == {split}
-        assert abs(frame["label"].eq("spam").sum() - corpus * rows) <= 1, split
+        assert 1 <= frame["label"].eq("spam").sum() and abs(frame["label"].eq("spam").sum() - share * rows) < 2, split
+        expected = subsample(corpus[corpus["split"] == split], rows, seed=1)
+        assert frame["label"].value_counts().to_dict() == expected["label"].value_counts().to_dict(), split
     assert not set(train["text"]) & set(test["text"])
 
 
