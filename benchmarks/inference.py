@@ -270,7 +270,7 @@ async def drive(address: str, texts: list[str], concurrency: int, desc: str,
             for i in pending:
                 t0 = time.perf_counter()
                 try:
-                    await stub.Predict(inference_pb2.PredictRequest(model=MODEL, texts=[texts[i]]),
+                    await stub.Predict(inference_pb2.PredictRequest(model_name=MODEL, texts=[texts[i]]),
                                        timeout=60)
                     codes["OK"] += 1
                 except grpc.aio.AioRpcError as exc:

@@ -175,7 +175,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     with InferenceClient(args.address) as client:
-        response = client.predict(args.model, texts, args.version)
+        response = client.predict(args.model, texts, model_version=args.version)
     labels = list(response.labels)
     rows = [{"text": text, "label": p.label,
              "probabilities": dict(zip(labels, (round(x, 6) for x in p.probabilities)))}
@@ -202,7 +202,7 @@ def _models(args: argparse.Namespace) -> int:
         elif args.action == "unload":
             if not args.name:
                 raise InvalidInput("synthclf models unload needs NAME (and optionally --version)")
-            models = client.unload_model(args.name, args.version)
+            models = client.unload_model(args.name, model_version=args.version)
         else:
             models = client.list_models()
     rows = [{"name": m.name, "version": m.version, "labels": list(m.labels),
