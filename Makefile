@@ -89,10 +89,15 @@ buf: $(STAMP)/buf-$(BUF_VERSION)
 	  $(BUF) breaking --against '.git#ref=$(BUF_AGAINST),subdir=protos'; \
 	else echo "==> buf breaking skipped: this checkout has no git ref '$(BUF_AGAINST)' (set BUF_AGAINST=<ref>)"; fi
 
-# Static checks: ruff (pyflakes, pycodestyle, import order; pyproject.toml) and buf (buf.yaml).
-lint: setup buf
+# Static checks: ruff (pyflakes, pycodestyle, import order; pyproject.toml), buf (buf.yaml) and mypy.
+lint: setup buf typecheck
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check services orchestration tests benchmarks deploy
+
+# mypy on services/ and orchestration/ (configuration: [tool.mypy] in pyproject.toml).
+typecheck: setup
+	@echo "==> mypy (services/synthclf, orchestration)"
+	@$(VENV)/bin/mypy
 
 run: setup
 	@$(VENV)/bin/synthclf run

@@ -61,6 +61,7 @@ from synthclf.v1 import (
 
 log = logging.getLogger("synthclf.client")
 M = TypeVar("M")
+E = TypeVar("E")
 #: Deadline of quick calls (seconds).
 SHORT_DEADLINE_S = 120.0
 #: Deadline of jobs: generation, training, export, evaluation (seconds).
@@ -68,9 +69,11 @@ JOB_DEADLINE_S = 6 * 3600.0
 
 
 def _raise(exc: grpc.RpcError) -> SynthclfError:
-    return error_from_status(exc.code(), exc.details())
+    return error_from_status(exc.code(), exc.details() or "")
 
 
+#: What a column of a user's file can hold (ImportRealDataRequest's ``<role>_column`` fields).
+_COLUMN_ROLES = ("text", "label", "split", "agreement", "annotations")
 #: Bytes per Upload message (the service accepts up to 4 MiB).
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -116,8 +119,8 @@ class _Client:
         except grpc.RpcError as exc:
             raise _raise(exc) from None
 
-    def _job(self, method: Callable[..., Iterable[M]], request: Any, result_field: str, progress: ProgressFn | None,
-             timeout_s: float = JOB_DEADLINE_S) -> M:
+    def _job(self, method: Callable[..., Iterable[Any]], request: Any, result_field: str, progress: ProgressFn | None,
+             timeout_s: float = JOB_DEADLINE_S) -> Any:
         """Consume a server-streaming job; return its last response, which holds ``result_field``."""
         last: Any = None
         progress = progress or ProgressReporter()
@@ -209,10 +212,14 @@ class GenerationClient(_Client):
             InvalidInput: the data are refused (file, row, column named; the uploads are removed).
             NotFound: unknown task. NotReady: a catalog task without real data on the server.
         """
-        column_fields = {f"{role}_column": name for role, name in (columns or {}).items() if name}
         request = generation_pb2.ImportRealDataRequest(task=task, **_set(
             upload_uri=upload_uri, test_upload_uri=test_upload_uri, test_fraction=test_fraction,
-            max_train_rows=max_train_rows, max_test_rows=max_test_rows, seed=seed), **column_fields)
+            max_train_rows=max_train_rows, max_test_rows=max_test_rows, seed=seed))
+        for role, name in (columns or {}).items():
+            if role not in _COLUMN_ROLES:
+                raise InvalidInput(f"unknown column role '{role}'; the roles are {', '.join(_COLUMN_ROLES)}")
+            if name:
+                setattr(request, f"{role}_column", name)
         return ImportResult.from_proto(self._unary(self._stub.ImportRealData, request, timeout_s=JOB_DEADLINE_S))
 
     def upload(self, path: str | Path, *, format: str = "",
@@ -338,14 +345,14 @@ class GenerationClient(_Client):
         return ref_from_proto(last.dataset)
 
 
-def _choice(field: str, value: str | None, numbers: Mapping[str, int]) -> int:
-    """The enum number of ``value`` (0, unspecified, for None).
+def _choice(field: str, value: str | None, numbers: Mapping[str, E]) -> E | None:
+    """The enum value of ``value`` (None, unset, for None).
 
     Raises:
         InvalidInput: an unknown value (the choices are named).
     """
     if value is None:
-        return 0
+        return None
     if value not in numbers:
         raise InvalidInput(f"{field} must be one of {', '.join(numbers)}, got {value!r}")
     return numbers[value]

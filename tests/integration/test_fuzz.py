@@ -117,7 +117,7 @@ def env(tmp_path_factory, publish_onnx_model):
     upload_header = generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(
         filename="mine.csv", size=len(UPLOADED)))
     with GenerationClient(address) as client:
-        task_uri = client.publish_task(TINY_TASK, "tiny.yaml").task.uri
+        task_uri = client.publish_task(TINY_TASK, source="tiny.yaml").task.uri
         upload_uri = generation_pb2_grpc.GenerationServiceStub(client.channel).Upload(
             iter([upload_header, generation_pb2.UploadRequest(chunk=UPLOADED)]), timeout=60).upload.uri
     text = oip.ModelInferRequest.InferInputTensor(

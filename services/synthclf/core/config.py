@@ -278,7 +278,7 @@ class Settings(BaseSettings):
         if self.production:
             from synthclf.core.auth import read_token
 
-            token = read_token(self)
+            token = read_token(self) or ""  # None is refused above: production needs a token
             if len(token.encode("utf-8")) < MIN_PRODUCTION_TOKEN_BYTES:
                 raise InvalidInput(
                     f"SYNTHCLF_PRODUCTION is set but the bearer token has fewer than "

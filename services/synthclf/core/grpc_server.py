@@ -35,8 +35,8 @@ R = TypeVar("R")
 #: 64 MiB: prediction batches of long texts exceed gRPC's 4 MiB default.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Channel/server options of every synthclf server and client: the message size limits.
-MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+MESSAGE_SIZE_OPTIONS: list[tuple[str, object]] = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                                                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
 #: Longest status message answered, characters: details travel in the trailing metadata,
