@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
@@ -82,6 +82,12 @@ class LocalArtifact:
     ref: ArtifactRef
     manifest: Manifest
     path: Path
+
+    @overload
+    def file(self, name: str, *, required: Literal[True] = ...) -> Path: ...
+
+    @overload
+    def file(self, name: str, *, required: bool) -> Path | None: ...
 
     def file(self, name: str, *, required: bool = True) -> Path | None:
         """Local path of the artifact file ``name`` (verified by :func:`fetch`).
