@@ -66,7 +66,8 @@ def test_int8_within_the_bound_is_served_and_logged(settings, int8_export, tmp_p
     assert "serving model.int8.onnx: int8 Macro-F1 change -0.40 pt on 6 validation texts is " \
            "within the 0.50 pt bound" in text
     int8 = OnnxClassifier(int8_export, graph=INT8_GRAPH).predict_batch(TEXTS)
-    np.testing.assert_allclose(probabilities, int8, atol=1e-6)
+    # Dynamic int8 scales activations per run, so batch-mates move a probability by ~1e-3.
+    np.testing.assert_allclose(probabilities, int8, atol=5e-3)
     assert fetch_kind(uri, settings, "onnx-model").file(FP32_GRAPH).is_file()  # fp32 kept
 
 
