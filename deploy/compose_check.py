@@ -258,7 +258,7 @@ def main_job(args: argparse.Namespace) -> dict:
     Path(args.state).write_text(json.dumps(state, indent=2))
     if fault:
         raise CheckFailed(fault)
-    say(f"fault step: {outcome['killed_task']} was re-run by its retry after the crash; "
+    say(f"fault step: {', '.join(sorted(retried))} re-run by their retries after the crash; "
         "no artifact lost or half-written")
     return state
 

@@ -175,6 +175,14 @@ if ! compgen -G 'deploy/wheels/torch-2.13.0*.whl' > /dev/null \
     cp -l "$wheel" deploy/wheels/ 2>/dev/null || cp "$wheel" deploy/wheels/
     echo "torch from $wheel"
 fi
+# llama-cpp-python: the wheel `make setup` built (same Debian and Python as the image), so the
+# image build does not compile llama.cpp a second time.
+for wheel in .make/wheels/llama_cpp_python-0.3.36-*.whl; do
+    if [[ -f "$wheel" ]]; then
+        cp -l "$wheel" deploy/wheels/ 2>/dev/null || cp "$wheel" deploy/wheels/
+        echo "llama-cpp-python from $wheel"
+    fi
+done
 $COMPOSE build --progress plain > "$work/build.log" 2>&1 || { tail -n 60 "$work/build.log"; exit 1; }
 echo "build steps: $(grep -cE '^#[0-9]+ CACHED' "$work/build.log" || true) cached, \
 $(grep -cE '^#[0-9]+ DONE' "$work/build.log" || true) run (log: $work/build.log)"
