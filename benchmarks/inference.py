@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="leave out the HF pipeline (quick checks; its target is then not checked)")
     parser.add_argument("--load-requests", type=int, default=10_000)
     parser.add_argument("--load-concurrency", type=int, default=64)
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="keep the checkpoint, exports and store here (a checkpoint already "
+                        "there is reused: no training); default: a temporary folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -162,11 +165,11 @@ def batched(name: str, fn, texts: list[str], size: int, runs: collections.Counte
     """Call ``fn(chunk)`` on consecutive chunks of ``size`` texts (arrival order); ``runs``
     counts ONNX Runtime runs, when given."""
     fn(texts[:size])  # warm-up
-    before = dict(runs or {})
+    before = 0 if runs is None else runs["runs"]
     start, cpu = time.perf_counter(), time.process_time()
     for i in tqdm(range(0, len(texts), size), desc=name, leave=False):
         fn(texts[i:i + size])
-    extra = {} if runs is None else {"texts_per_run": len(texts) / (runs["runs"] - before["runs"])}
+    extra = {} if runs is None else {"texts_per_run": len(texts) / max(runs["runs"] - before, 1)}
     return summarise(name, len(texts), time.perf_counter() - start,
                      cpu_ms_per_text=1000 * (time.process_time() - cpu) / len(texts), **extra)
 
@@ -236,14 +239,14 @@ def make_ort(args, onnx_dir: Path, graph: str):
     from synthclf.core.onnx_runtime import OnnxClassifier
 
     classifier = OnnxClassifier(onnx_dir, max_batch_size=args.batch_size, graph=graph)
-    run, runs = classifier.run, collections.Counter()
+    run, runs = classifier.logits, collections.Counter()
 
     def counted(rows):
         """One ONNX Runtime run, counted."""
         runs["runs"] += 1
         return run(rows)
 
-    classifier.run = counted
+    classifier.logits = counted
 
     def run_ort(texts: list[str]) -> list[dict]:
         """One round of the three in-process runs."""
@@ -333,6 +336,7 @@ def static_qdq(onnx_dir: Path, root: Path, texts: list[str]) -> Path:
             return next(feeds, None)
 
     out = root / "onnx-qdq"
+    shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(onnx_dir, out)
     quantize_static(str(onnx_dir / "model.onnx"), str(out / "model.int8.onnx"), Reader(),
                     quant_format=QuantFormat.QDQ, per_channel=True,
@@ -422,6 +426,7 @@ def run_gpu(args, model_dir: Path, onnx_dir: Path, root: Path, texts: list[str])
               + ("" if torch.cuda.is_available() else "; torch sees no CUDA device"))
         return []
     fp16_dir = root / "onnx-fp16"
+    shutil.rmtree(fp16_dir, ignore_errors=True)
     shutil.copytree(onnx_dir, fp16_dir)
     model = OnnxModel(onnx.load(str(onnx_dir / "model.onnx")))
     model.convert_float_to_float16(keep_io_types=True)
@@ -681,11 +686,12 @@ def main(argv: list[str] | None = None) -> int:
     texts = data["texts"]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
+        root = args.work_dir or Path(folder)
         model_dir, onnx_dir = prepare_model(args, root, data)
         store_settings = Settings(artifact_store=str(root / "artifacts"), cache_dir=root / "cache")
         uri = publish(open_store(store_settings.artifact_store, store_settings), onnx_dir,
-                      kind="onnx-model", artifact_id="benchmark", service="benchmark").uri
+                      kind="onnx-model", artifact_id=f"benchmark-{time.time_ns()}",
+                      service="benchmark").uri
         settings = Settings()
         provider = select_providers(settings.inference_prefer_gpu)[0]
         choice = choose_graph(fetch_kind(uri, store_settings, "onnx-model"), settings, provider)
