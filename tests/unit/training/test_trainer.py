@@ -10,9 +10,10 @@ import torch
 from sklearn.metrics import f1_score
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from synthclf.core.errors import InvalidInput
-from synthclf.training.batching import holdout_split, length_grouped_batches
-from synthclf.training.trainer import TrainConfig, train_classifier
+from synthclf.core.cancellation import Job
+from synthclf.core.errors import Cancelled, InvalidInput
+from synthclf.core.scoring import macro_f1_accuracy
+from synthclf.training.trainer import TrainConfig, holdout_split, train_classifier
 
 SPORT = [
     "the team won the football match", "a late goal won the final", "the striker scored twice",
@@ -83,6 +84,9 @@ def test_writes_checkpoint_labels_curves_and_validation_set(trained):
     assert result.device == "cpu" and result.precision == "fp32"
     assert result.train_samples_per_s > 0 and result.wall_time_s > 0
     assert not [p for p in result.model_dir.parent.iterdir() if p.name.startswith(".")]
+    # Only the kept model: no Trainer checkpoints, states or arguments left beside it.
+    assert not [name for name in files if name.startswith((".", "checkpoint"))]
+    assert not files & {"trainer_state.json", "training_args.bin", "optimizer.pt", "scheduler.pt"}
 
 
 def test_macro_f1_above_chance_on_held_out(trained):
@@ -162,13 +166,6 @@ def test_bad_validation_set_is_rejected(tmp_path):
         train_classifier(TEXTS, TARGETS, LABELS, CONFIG, tmp_path / "m", validation=(["x"], []))
 
 
-def test_length_grouped_batches_cover_rows_once_with_similar_lengths():
-    lengths = np.array([5, 30, 6, 29, 7, 31, 4, 28])
-    batches = length_grouped_batches(lengths, 2, np.random.default_rng(0))
-    assert sorted(np.concatenate(batches).tolist()) == list(range(8))
-    assert all(np.ptp(lengths[b]) <= 2 for b in batches)
-
-
 def test_split_falls_back_when_a_label_is_too_rare(caplog):
     targets = np.array([0] * 9 + [1])
     train, val = holdout_split(targets, 0.2, seed=0)
@@ -181,3 +178,85 @@ def test_split_is_stratified_when_possible():
     targets = np.array([0] * 10 + [1] * 10)
     _, val = holdout_split(targets, 0.2, seed=0)
     assert sorted(targets[val].tolist()) == [0, 0, 1, 1]
+
+
+def _validation_scores(model_dir) -> tuple[float, float, float]:
+    """(mean cross-entropy, Macro-F1, accuracy) of the saved model on its saved validation set."""
+    rows = [json.loads(x) for x in (model_dir / "validation.jsonl").read_text().splitlines()]
+    labels = json.loads((model_dir / "labels.json").read_text())
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    gold = torch.tensor([labels.index(r["label"]) for r in rows])
+    with torch.inference_mode():
+        logits = model(**tokenizer([r["text"] for r in rows], padding=True, return_tensors="pt")).logits
+    loss = torch.nn.functional.cross_entropy(logits, gold).item()
+    return (loss, *macro_f1_accuracy(gold.numpy(), logits.argmax(-1).numpy(), range(len(labels))))
+
+
+def test_saved_model_is_the_kept_epoch_with_its_validation_scores(trained):
+    result, _ = trained
+    loss, macro_f1, accuracy = _validation_scores(result.model_dir)
+    kept = result.curves[result.best_epoch - 1]
+    assert loss == pytest.approx(kept["val_loss"], abs=1e-4)
+    assert (macro_f1, accuracy) == pytest.approx((kept["val_macro_f1"], kept["val_accuracy"]))
+    assert result.validation["macro_f1"] == kept["val_macro_f1"]
+
+
+def test_early_stopping_keeps_the_best_epoch_not_the_last(tmp_path, caplog):
+    # Validation labels opposite to the training data's: the better the model learns the
+    # training data, the worse its validation Macro-F1, so an early epoch is best.
+    texts, gold = zip(*HELD_OUT)
+    flipped = [LABELS[1 - LABELS.index(g)] for g in gold]
+    config = CONFIG.model_copy(update={"epochs": 6, "early_stopping_patience": 1,
+                                       "learning_rate": 3e-4, "warmup_ratio": 0})
+    caplog.set_level("INFO", logger="synthclf.training")
+    result = train_classifier(TEXTS, TARGETS, LABELS, config, tmp_path / "model",
+                              validation=(list(texts), flipped))
+    scores = [row["val_macro_f1"] for row in result.curves]
+    assert len(result.curves) == result.best_epoch + 1 < config.epochs  # patience 1: one epoch more
+    assert result.best_epoch == scores.index(max(scores)) + 1  # the first epoch with the best score
+    assert scores[-1] <= scores[result.best_epoch - 1]
+    assert f"early stopping after epoch {len(result.curves)}" in caplog.text
+    loss, macro_f1, _ = _validation_scores(result.model_dir)
+    assert loss == pytest.approx(result.curves[result.best_epoch - 1]["val_loss"], abs=1e-4)
+    assert loss != pytest.approx(result.curves[-1]["val_loss"], abs=1e-4)
+    saved = json.loads((result.model_dir / "curves.json").read_text())
+    assert saved["best_epoch"] == result.best_epoch and len(saved["curves"]) == len(result.curves)
+
+
+def test_no_validation_keeps_the_last_epoch(tmp_path):
+    config = CONFIG.model_copy(update={"validation_fraction": 0.0, "epochs": 2})
+    result = train_classifier(TEXTS, TARGETS, LABELS, config, tmp_path / "model")
+    assert result.validation_source == "none" and result.best_epoch == 2
+    assert result.validation == {"macro_f1": None, "accuracy": None, "size": 0}
+    assert [row["val_macro_f1"] for row in result.curves] == [None, None]
+    assert (result.model_dir / "validation.jsonl").read_text() == ""
+    assert all(row["train_loss"] > 0 for row in result.curves)
+
+
+def test_cancelled_job_stops_within_a_progress_interval_and_leaves_nothing(tmp_path):
+    job, attempts = Job("TrainingService/Train"), []
+
+    def cancel_after_first(event):
+        """The servicer's event sink; the caller cancels once the first event arrives."""
+        job.cancel("the caller cancelled the call")
+
+    checked = job.progress(cancel_after_first)
+
+    def report(event):
+        attempts.append(event)
+        checked(event)
+
+    config = CONFIG.model_copy(update={"batch_size": 4, "epochs": 3})  # 8 steps an epoch
+    with pytest.raises(Cancelled, match="TrainingService/Train stopped: the caller cancelled"):
+        train_classifier(TEXTS, TARGETS, LABELS, config, tmp_path / "model", progress=report)
+    assert [e.done for e in attempts] == [8, 10]  # epoch 1's end, then the next 10-step event
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cpu_thread_setting_is_used_and_restored(tmp_path):
+    before, during = torch.get_num_threads(), []
+    config = CONFIG.model_copy(update={"epochs": 1, "threads": 1})
+    result = train_classifier(TEXTS, TARGETS, LABELS, config, tmp_path / "model",
+                              progress=lambda _: during.append(torch.get_num_threads()))
+    assert result.threads == 1 and during == [1] and torch.get_num_threads() == before
