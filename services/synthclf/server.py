@@ -94,7 +94,7 @@ def _host_inference(core, server: grpc.Server, reporter: HealthReporter) -> str:
     from synthclf.oip import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
 
     grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        OipServicer(core, reporter.refresh), server)
+        OipServicer(core, reporter.ready), server)
 
     def publish(model: str, serving: bool) -> None:
         """Mirror a load/unload in grpc.health.v1."""
