@@ -8,10 +8,15 @@ PIP := $(VENV)/bin/pip
 STAMP := .make
 # synthclf.v1 and the vendored Open Inference Protocol (KServe v2, package `inference`).
 PROTOS := $(wildcard protos/synthclf/v1/*.proto) $(wildcard protos/synthclf/oip/*.proto)
+# buf (lint and breaking-change checks of protos/, configured in buf.yaml), from npm's @bufbuild/buf.
+BUF_VERSION := 1.75.0
+BUF := $(STAMP)/buf/node_modules/.bin/buf
+# The git ref `buf breaking` compares protos/ with.
+BUF_AGAINST ?= main
 
-.PHONY: setup run test test-fast lint test-compose protos validate-deploy clean
+.PHONY: setup run test test-fast lint buf typecheck test-compose protos validate-deploy clean
 
-setup: $(STAMP)/data $(STAMP)/llama $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf
+setup: $(STAMP)/data $(STAMP)/llama $(STAMP)/protos $(STAMP)/package $(STAMP)/gguf $(STAMP)/buf-$(BUF_VERSION)
 
 $(STAMP)/venv:
 	@mkdir -p $(STAMP)
@@ -65,10 +70,34 @@ $(STAMP)/gguf: $(STAMP)/data $(STAMP)/package
 
 protos: $(STAMP)/protos
 
-# Static checks (configuration in pyproject.toml): pyflakes, pycodestyle, import order.
-lint: setup
+# npm ships the buf binary (@bufbuild/buf, pinned); Debian's nodejs and npm are installed when missing.
+$(STAMP)/buf-$(BUF_VERSION):
+	@mkdir -p $(STAMP)
+	@command -v npm >/dev/null || { echo "==> installing Node.js and npm (Debian) for buf"; \
+	  apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@echo "==> installing buf $(BUF_VERSION) (npm @bufbuild/buf) into $(STAMP)/buf"
+	@npm install --prefix $(STAMP)/buf --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
+	@$(BUF) --version >/dev/null
+	@touch $@
+
+# buf lint, then buf breaking against $(BUF_AGAINST) (buf.yaml says what each checks and why).
+buf: $(STAMP)/buf-$(BUF_VERSION)
+	@echo "==> buf lint"
+	@$(BUF) lint
+	@if git rev-parse -q --verify "$(BUF_AGAINST)^{commit}" >/dev/null 2>&1; then \
+	  echo "==> buf breaking (against git $(BUF_AGAINST))"; \
+	  $(BUF) breaking --against '.git#ref=$(BUF_AGAINST),subdir=protos'; \
+	else echo "==> buf breaking skipped: this checkout has no git ref '$(BUF_AGAINST)' (set BUF_AGAINST=<ref>)"; fi
+
+# Static checks: ruff (pyflakes, pycodestyle, import order; pyproject.toml), buf (buf.yaml) and mypy.
+lint: setup buf typecheck
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check services orchestration tests benchmarks deploy
+
+# mypy on services/ and orchestration/ (configuration: [tool.mypy] in pyproject.toml).
+typecheck: setup
+	@echo "==> mypy (services/synthclf, orchestration)"
+	@$(VENV)/bin/mypy
 
 run: setup
 	@$(VENV)/bin/synthclf run

@@ -82,13 +82,13 @@ warm.write_text("text,category\n" + "".join(f"ticket {i} about {n},{n}\n" for i 
 try:
     with GenerationClient(running.address) as client:
         # warm-up: the first import loads datasets, pyarrow and the backbone's tokenizer
-        client.import_user_data(client.publish_task(task).task.uri, client.upload(warm).upload.uri,
+        client.import_real_data(client.publish_task(task).task.uri, upload_uri=client.upload(warm).upload.uri,
                                 columns={"label": "category"})
         start = time.perf_counter()
         upload = client.upload(path).upload.uri
         uploaded = time.perf_counter()
         task_uri = client.publish_task(task).task.uri
-        response = client.import_user_data(task_uri, upload, columns={"label": "category"})
+        response = client.import_real_data(task_uri, upload_uri=upload, columns={"label": "category"})
         done = time.perf_counter()
 finally:
     running.stop(grace_s=1)

@@ -112,6 +112,7 @@ class ArtifactInputs(CachePolicy):
             return None
         source = TASK_SOURCE.compute_key(task_ctx, inputs, flow_parameters)
         key = hash_objects(source, view, get_settings().artifact_store, raise_on_failure=True)
+        assert key is not None  # raise_on_failure=True: hash_objects raises rather than return None
         dead = _dead_references(task_ctx, key)
         if dead:
             log.warning("cached result of %s names deleted artifacts (%s): running it again",

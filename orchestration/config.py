@@ -52,7 +52,7 @@ class GenerationOptions(BaseModel):
 
     rows_per_label: int = Field(50, gt=0, description="Accepted synthetic rows per label, per mode.")
     examples_per_request: int = Field(3, gt=0, description="Few-shot: real examples per LLM request.")
-    temperature: float = Field(0.9, gt=0, le=2.0, description="LLM sampling temperature.")
+    temperature: float = Field(0.9, ge=0, le=2.0, description="LLM sampling temperature (0: greedy decoding).")
     max_words: int = Field(0, ge=0, description="Word limit per text; 0 = the task's max_words (catalog).")
     diversity_every: int = Field(0, ge=0, description="Diversity prompt every n requests of a label; 0 never.")
     model: str = Field("", description="LLM model name; '' = the service's SYNTHCLF_LLM_MODEL.")
@@ -149,7 +149,7 @@ class UserData(BaseModel):
     annotations_column: str = Field("", description="Column with a list of per-annotator labels.")
 
     def columns(self) -> dict[str, str]:
-        """The column mapping as GenerationClient.import_user_data takes it."""
+        """The column mapping as GenerationClient.import_real_data takes it."""
         return {"text": self.text_column, "label": self.label_column, "split": self.split_column,
                 "agreement": self.agreement_column, "annotations": self.annotations_column}
 

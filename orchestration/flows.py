@@ -91,7 +91,8 @@ def _submit_training(endpoints: Endpoints, task: str, datasets: list, counts: li
     """Submit train → export; returns their futures (model, onnx-model)."""
     model = steps.train_classifier.submit(endpoints, task, datasets, counts, fractions, options, backbone, seed,
                                           per_label)
-    onnx = steps.export_onnx.submit(endpoints, model, options.quantize_int8)
+    # Prefect resolves a PrefectFuture argument to its result; its stubs type the argument as the result.
+    onnx = steps.export_onnx.submit(endpoints, model, options.quantize_int8)  # type: ignore[call-overload]
     return model, onnx
 
 
@@ -132,7 +133,7 @@ def _submit_evaluation(endpoints: Endpoints, name: str, onnx, test_uri: str,
                        condition: Condition) -> PrefectFuture:
     """Submit load → evaluate; returns the evaluation's future."""
     served = steps.load_model.submit(endpoints, name, onnx)
-    return steps.evaluate_model.submit(endpoints, served, onnx, test_uri, condition)
+    return steps.evaluate_model.submit(endpoints, served, onnx, test_uri, condition)  # type: ignore[call-overload]  # futures, as above
 
 
 @flow(name="evaluate")

@@ -74,6 +74,7 @@ class ExperimentResult(BaseModel):
 
 def _scored(outcome: RunOutcome) -> ScoredRun:
     e = outcome.evaluation
+    assert e is not None  # callers pass evaluated outcomes only
     return ScoredRun(condition=outcome.condition(), macro_f1=e.macro_f1, accuracy=e.accuracy, support=e.support,
                      evaluation_uri=e.uri,
                      macro_f1_ci=Interval(low=e.macro_f1_ci[0], high=e.macro_f1_ci[1]) if e.macro_f1_ci else None,

@@ -22,12 +22,12 @@ from pydantic import BaseModel, Field
 from orchestration.caching import ARTIFACT_INPUTS
 from orchestration.config import Endpoints, GenerationOptions, TrainingOptions, UserData
 from orchestration.limits import slot
+from synthclf import client_types
 from synthclf.analysis.condition import Condition
 from synthclf.analysis.subjectivity import NO_AGREEMENT
 from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
 from synthclf.core.errors import InvalidInput, Unavailable
 from synthclf.progress_display import ProgressReporter
-from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
 
 
 class RealSplits(BaseModel):
@@ -79,8 +79,7 @@ RETRIES: dict[str, Any] = {"retries": 5, "retry_delay_seconds": exponential_back
 #: Cached across runs: results persisted (Prefect's result storage, by default
 #: $PREFECT_HOME/storage, set by PREFECT_RESULTS_LOCAL_STORAGE_PATH), keyed by input content.
 CACHED: dict[str, Any] = {**RETRIES, "cache_policy": ARTIFACT_INPUTS, "persist_result": True}
-_MODES = {"zero_shot": generation_pb2.GENERATION_MODE_ZERO_SHOT,
-          "few_shot": generation_pb2.GENERATION_MODE_FEW_SHOT}
+_MODES = ("zero_shot", "few_shot")
 
 
 def _progress() -> ProgressReporter:
@@ -93,9 +92,8 @@ def import_real_data(endpoints: Endpoints, task_name: str, train_rows: int = 0, 
                      seed: int = 0) -> RealSplits:
     """Publish a task's real train and test splits (stratified caps; 0 keeps all rows)."""
     with GenerationClient(endpoints.generation) as client:
-        train, test = client.import_real_data(task_name, max_train_rows=train_rows,
-                                              max_test_rows=test_rows, seed=seed)
-    return RealSplits(train=train.uri, test=test.uri)
+        splits = client.import_real_data(task_name, max_train_rows=train_rows, max_test_rows=test_rows, seed=seed)
+    return RealSplits(train=splits.train.uri, test=splits.test.uri)
 
 
 @task(**CACHED)
@@ -104,9 +102,9 @@ def import_user_data(endpoints: Endpoints, task_ref: str, data: UserData, train_
     """Validate a user's uploaded data against the task and publish its train/test splits."""
     logger = get_run_logger()
     with GenerationClient(endpoints.generation) as client:
-        response = client.import_user_data(task_ref, data.upload_uri, test_upload_uri=data.test_upload_uri,
-                                           columns=data.columns(), max_train_rows=train_rows,
-                                           max_test_rows=test_rows, seed=seed)
+        response = client.import_real_data(task_ref, upload_uri=data.upload_uri,
+                                           test_upload_uri=data.test_upload_uri, columns=data.columns(),
+                                           max_train_rows=train_rows, max_test_rows=test_rows, seed=seed)
     for warning in response.warnings:
         logger.warning("your data: %s", warning)
     return RealSplits(train=response.train.uri, test=response.test.uri)
@@ -124,14 +122,13 @@ def generate_dataset(endpoints: Endpoints, task_name: str, mode: str, options: G
         raise InvalidInput(f"generation mode must be one of {', '.join(_MODES)}, got '{mode}'")
     if mode == "few_shot" and not examples_uri:
         raise InvalidInput("few-shot generation needs examples_uri (a real dataset to draw examples from)")
-    request = generation_pb2.GenerateRequest(
-        task=task_name, mode=_MODES[mode], rows_per_label=options.rows_per_label,
-        examples_uri=examples_uri if mode == "few_shot" else "",
-        examples_per_request=options.examples_per_request, temperature=options.temperature,
-        max_words=options.max_words, diversity_every=options.diversity_every, model=options.model,
-        seed=seed)
     with slot("generation"), GenerationClient(endpoints.generation) as client:
-        return client.generate(request, _progress()).uri
+        return client.generate(
+            task_name, mode=mode, rows_per_label=options.rows_per_label,
+            examples_uri=examples_uri if mode == "few_shot" else "",
+            examples_per_request=options.examples_per_request, temperature=options.temperature,
+            max_words=options.max_words, diversity_every=options.diversity_every, model=options.model,
+            seed=seed, progress=_progress()).uri
 
 
 @task(**CACHED)
@@ -148,14 +145,12 @@ def train_classifier(endpoints: Endpoints, task_name: str, dataset_uris: list[st
             None: all 0.
     """
     per_label = per_label or [0] * len(dataset_uris)
-    data = [training_pb2.TrainingData(uri=uri, count=count, fraction=fraction, count_per_label=n)
+    data = [client_types.TrainingData(dataset_uri=uri, count=count, fraction=fraction, count_per_label=n)
             for uri, count, fraction, n in zip(dataset_uris, counts, fractions, per_label, strict=True)]
-    request = training_pb2.TrainRequest(
-        task=task_name, data=data, backbone=backbone, epochs=options.epochs,
-        batch_size=options.batch_size, learning_rate=options.learning_rate,
-        max_length=options.max_length, seed=seed)
     with slot("training"), TrainingClient(endpoints.training) as client:
-        return client.train(request, _progress()).uri
+        return client.train(task_name, data, backbone=backbone, epochs=options.epochs,
+                            batch_size=options.batch_size, learning_rate=options.learning_rate,
+                            max_length=options.max_length, seed=seed, progress=_progress()).uri
 
 
 @task(**CACHED)
@@ -186,15 +181,16 @@ def evaluate_model(endpoints: Endpoints, model_name: str, onnx_uri: str, test_ur
     analysis service calls the inference service its own settings name (docs/security.md:
     never an address from the request).
     """
-    request = analysis_pb2.EvaluateRequest(model=model_name, dataset_uri=test_uri,
-                                           condition=analysis_pb2.Condition(**condition.model_dump()))
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
-        ref, metrics = client.evaluate(request, _progress())
-    return Evaluation(uri=ref.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy, support=metrics.support,
-                      macro_f1_ci=(metrics.macro_f1_ci.low, metrics.macro_f1_ci.high)
-                      if metrics.HasField("macro_f1_ci") else None,
-                      accuracy_ci=(metrics.accuracy_ci.low, metrics.accuracy_ci.high)
-                      if metrics.HasField("accuracy_ci") else None)
+        result = client.evaluate(model_name=model_name, dataset_uri=test_uri,
+                                 condition=client_types.Condition(**condition.model_dump()), progress=_progress())
+    metrics = result.metrics
+    return Evaluation(uri=result.evaluation.uri, macro_f1=metrics.macro_f1, accuracy=metrics.accuracy,
+                      support=metrics.support,
+                      macro_f1_ci=None if metrics.macro_f1_ci is None else (metrics.macro_f1_ci.low,
+                                                                            metrics.macro_f1_ci.high),
+                      accuracy_ci=None if metrics.accuracy_ci is None else (metrics.accuracy_ci.low,
+                                                                            metrics.accuracy_ci.high))
 
 
 @task(**CACHED)
@@ -225,10 +221,10 @@ def instance_subjectivity(endpoints: Endpoints, evaluation_uri: str) -> str:
         InvalidInput: any other refusal (a malformed evaluation, one without predictions…):
             a bug or bad input, not a corpus without raters, so the run fails and says why.
     """
-    request = analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=evaluation_uri)
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
         try:
-            return client.instance_subjectivity(request, _progress()).subjectivity.uri
+            return client.instance_subjectivity(evaluation_uri=evaluation_uri,
+                                                progress=_progress()).instance_subjectivity.uri
         except InvalidInput as exc:
             if not exc.message.startswith(NO_AGREEMENT):
                 raise
@@ -249,7 +245,7 @@ def decide_verdict(endpoints: Endpoints, evaluation_uris: list[str], delta: floa
                    seed: int = 0) -> VerdictSummary:
     """One task's learning curve, real-label equivalents and verdict → its summary."""
     with slot("analysis"), AnalysisClient(endpoints.analysis) as client:
-        response = client.verdict(evaluation_uris, delta=delta, label_cost_usd=label_cost_usd or 0.0,
+        response = client.verdict(evaluation_uris, delta=delta, label_cost_usd=label_cost_usd or None,
                                   synthetic_datasets=synthetic_datasets, seed=seed)
     names = {0: "{source}", 1: "{k} real/label + {source}"}
     return VerdictSummary(uri=response.verdict.uri, task=response.task, decision=response.decision,

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Any
 
 from synthclf.core.allocator import limit_malloc_arenas
 from synthclf.core.config import get_settings
@@ -36,7 +37,7 @@ def _tasks(args: argparse.Namespace) -> int:
     from synthclf.core.catalog import load_catalog
     from synthclf.core.corpora import data_available
 
-    rows = [{"name": t.name, "title": t.title, "labels": t.label_names, "subjectivity": t.subjectivity,
+    rows: list[dict[str, Any]] = [{"name": t.name, "title": t.title, "labels": t.label_names, "subjectivity": t.subjectivity,
              "public_dataset": t.public_dataset, "stand_in_for": t.stand_in_for,
              "data_available": data_available(t)} for t in load_catalog().values()]
     if args.json:
@@ -175,7 +176,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     with InferenceClient(args.address) as client:
-        response = client.predict(args.model, texts, args.version)
+        response = client.predict(args.model, texts, model_version=args.version)
     labels = list(response.labels)
     rows = [{"text": text, "label": p.label,
              "probabilities": dict(zip(labels, (round(x, 6) for x in p.probabilities)))}
@@ -202,10 +203,10 @@ def _models(args: argparse.Namespace) -> int:
         elif args.action == "unload":
             if not args.name:
                 raise InvalidInput("synthclf models unload needs NAME (and optionally --version)")
-            models = client.unload_model(args.name, args.version)
+            models = client.unload_model(args.name, model_version=args.version)
         else:
             models = client.list_models()
-    rows = [{"name": m.name, "version": m.version, "labels": list(m.labels),
+    rows: list[dict[str, Any]] = [{"name": m.name, "version": m.version, "labels": list(m.labels),
              "execution_provider": m.execution_provider, "max_length": m.max_length,
              "artifact": m.artifact.uri, "loaded_at": m.loaded_at} for m in models]
     if args.json:

@@ -21,13 +21,17 @@ import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from synthclf.core.config import get_settings
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.task_spec import DEFAULT_MAX_WORDS, PLACEHOLDER_PREFIX, label_key
+
+if TYPE_CHECKING:
+    from synthclf.client_types import ImportResult, PublishTaskResult
+    from synthclf.clients import GenerationClient
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet", "hf")
 #: Texts sampled for the language and length `tasks init` writes.
@@ -71,9 +75,9 @@ def _read_task_file(path: str) -> str:
         raise InvalidInput(f"task file '{path}' is not UTF-8 text") from None
 
 
-def publish_task_file(client, path: str):
-    """Publish a task file and print what was drafted; returns the PublishTaskResponse."""
-    response = client.publish_task(_read_task_file(path), Path(path).name)
+def publish_task_file(client: GenerationClient, path: str) -> PublishTaskResult:
+    """Publish a task file and print what was drafted; returns the published task."""
+    response = client.publish_task(_read_task_file(path), source=Path(path).name)
     if response.drafted:
         print(f"drafted {', '.join(response.drafted)} for task file {path}; review the wording:")
         for key in sorted(response.prompts):
@@ -165,7 +169,7 @@ def tasks_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_import(response) -> None:
+def _print_import(response: ImportResult) -> None:
     for warning in response.warnings:
         print(f"warning: {warning}")
     print(f"train: {response.train.uri}\ntest: {response.test.uri}")
@@ -182,8 +186,9 @@ def datasets_command(args: argparse.Namespace) -> int:
             task = args.task or publish_task_file(client, args.task_file).task.uri
             upload = client.upload(args.path).upload.uri
             test = client.upload(args.test_data).upload.uri if args.test_data else ""
-            _print_import(client.import_user_data(task, upload, test_upload_uri=test, columns=_columns(args),
-                                                  test_fraction=args.test_fraction, seed=args.seed))
+            _print_import(client.import_real_data(task, upload_uri=upload, test_upload_uri=test,
+                                                  columns=_columns(args), test_fraction=args.test_fraction,
+                                                  seed=args.seed))
         else:
             if args.format not in EXPORT_FORMATS or not args.out:
                 raise InvalidInput(f"synthclf datasets export URI --format {'|'.join(EXPORT_FORMATS)} OUT")
@@ -191,7 +196,7 @@ def datasets_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_dataset(client, uri: str, fmt: str, out: Path) -> Path:
+def export_dataset(client: GenerationClient, uri: str, fmt: str, out: Path) -> Path:
     """Write a dataset artifact as CSV, JSON lines, Parquet or a save_to_disk folder (HF datasets)."""
     import datasets
 
@@ -240,8 +245,9 @@ def user_task_preparer(args: argparse.Namespace) -> Callable | None:
             data = UserData(upload_uri=client.upload(args.data).upload.uri,
                             test_upload_uri=client.upload(args.test_data).upload.uri if args.test_data else "",
                             **{f"{k}_column": v for k, v in _columns(args).items()})
-            _print_import(client.import_user_data(task, data.upload_uri, test_upload_uri=data.test_upload_uri,
-                                                  columns=data.columns(), max_train_rows=config.train_rows_for(labels),
+            _print_import(client.import_real_data(task, upload_uri=data.upload_uri,
+                                                  test_upload_uri=data.test_upload_uri, columns=data.columns(),
+                                                  max_train_rows=config.train_rows_for(labels),
                                                   max_test_rows=config.test_rows, seed=config.data_seed))
         return config.model_copy(update={"tasks": [task], "user_data": {task: data}})
 

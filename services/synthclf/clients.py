@@ -1,9 +1,14 @@
 """Typed Python clients of the four services.
 
-Each client wraps its stub, sets a deadline on every call, turns ``grpc.RpcError`` into the
-:mod:`synthclf.core.errors` hierarchy (after tritonclient's ``raise_error_grpc``), and hands
-streamed progress to a callback (by default a :class:`ProgressReporter`: bars and
-throttled log lines). Flows build clients inside their tasks.
+One style for all four (after tritonclient): keyword arguments in — named as the request's
+proto fields; ``None`` leaves a field unset, so the service applies its documented default —
+and typed results out (the frozen dataclasses of :mod:`synthclf.client_types`, or an
+:class:`~synthclf.core.artifacts.ArtifactRef` for jobs that produce one artifact), never raw
+protos. Each client wraps its stub, sets a deadline on every call, turns ``grpc.RpcError``
+into the :mod:`synthclf.core.errors` hierarchy (after tritonclient's ``raise_error_grpc``),
+and hands streamed progress to a callback (by default a :class:`ProgressReporter`: bars and
+throttled log lines). Flows build clients inside their tasks. Importing this module needs
+neither the S3 SDK nor Prefect (tests/unit/test_import_boundaries.py).
 """
 
 from __future__ import annotations
@@ -12,18 +17,34 @@ import logging
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Self, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from synthclf.client_types import (
+    Condition,
+    DiversityResult,
+    EvaluationResult,
+    ImportResult,
+    InstanceSubjectivityResult,
+    ModelInfo,
+    PredictResult,
+    PublishTaskResult,
+    ReportResult,
+    SimilarityResult,
+    TaskSubjectivityResult,
+    TrainingData,
+    UploadResult,
+    VerdictResult,
+)
 from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.auth import open_channel
 from synthclf.core.config import get_settings
-from synthclf.core.errors import NotFound, SynthclfError, Unavailable, error_from_status
+from synthclf.core.errors import InvalidInput, NotFound, SynthclfError, Unavailable, error_from_status
 from synthclf.core.grpc_server import MESSAGE_SIZE_OPTIONS, progress_from_proto, ref_from_proto
 from synthclf.core.progress import ProgressFn
 from synthclf.progress_display import ProgressReporter
@@ -40,6 +61,7 @@ from synthclf.v1 import (
 
 log = logging.getLogger("synthclf.client")
 M = TypeVar("M")
+E = TypeVar("E")
 #: Deadline of quick calls (seconds).
 SHORT_DEADLINE_S = 120.0
 #: Deadline of jobs: generation, training, export, evaluation (seconds).
@@ -47,9 +69,11 @@ JOB_DEADLINE_S = 6 * 3600.0
 
 
 def _raise(exc: grpc.RpcError) -> SynthclfError:
-    return error_from_status(exc.code(), exc.details())
+    return error_from_status(exc.code(), exc.details() or "")
 
 
+#: What a column of a user's file can hold (ImportRealDataRequest's ``<role>_column`` fields).
+_COLUMN_ROLES = ("text", "label", "split", "agreement", "annotations")
 #: Bytes per Upload message (the service accepts up to 4 MiB).
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -83,22 +107,22 @@ class _Client:
         """Close the channel."""
         self.channel.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _unary(self, method: Callable[..., M], request, timeout_s: float | None = None) -> M:
+    def _unary(self, method: Callable[..., M], request: Any, timeout_s: float | None = None) -> M:
         try:
             return method(request, timeout=timeout_s or self.timeout_s)
         except grpc.RpcError as exc:
             raise _raise(exc) from None
 
-    def _job(self, method, request, result_field: str, progress: ProgressFn | None,
-             timeout_s: float = JOB_DEADLINE_S) -> tuple[ArtifactRef, object]:
-        """Consume a server-streaming job; return (artifact ref, last response)."""
-        last = None
+    def _job(self, method: Callable[..., Iterable[Any]], request: Any, result_field: str, progress: ProgressFn | None,
+             timeout_s: float = JOB_DEADLINE_S) -> Any:
+        """Consume a server-streaming job; return its last response, which holds ``result_field``."""
+        last: Any = None
         progress = progress or ProgressReporter()
         try:
             for response in method(request, timeout=timeout_s):
@@ -112,15 +136,12 @@ class _Client:
                 progress.close()
         if last is None or not last.HasField(result_field):
             raise Unavailable(f"{self.service} job at {self.address} ended without a result")
-        return ref_from_proto(getattr(last, result_field)), last
+        return last
 
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        """Block until grpc.health.v1 reports SERVING for this service.
 
-        Raises:
-            Unavailable: not serving within ``timeout_s``.
-        """
-        wait_serving(self.address, timeout_s=timeout_s)
+def _set(**fields: Any) -> dict[str, Any]:
+    """The keyword arguments a caller gave (None: unset, the service's default applies)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def wait_serving(address: str, service: str = "", timeout_s: float = 30.0) -> None:
@@ -155,43 +176,54 @@ class GenerationClient(_Client):
 
     service = "generation"
 
-    def import_real_data(self, task: str, *, test_fraction: float = 0.2, max_train_rows: int = 0,
-                         max_test_rows: int = 0, seed: int = 0) -> tuple[ArtifactRef, ArtifactRef]:
-        """Publish a task's real train/test splits; returns (train, test) references."""
-        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
-        response = self._unary(stub.ImportRealData, generation_pb2.ImportRealDataRequest(
-            task=task, test_fraction=test_fraction, max_train_rows=max_train_rows,
-            max_test_rows=max_test_rows, seed=seed), timeout_s=JOB_DEADLINE_S)
-        return ref_from_proto(response.train), ref_from_proto(response.test)
+    #: Deadline of a generation job (seconds): day-long runs against paid APIs must fit.
+    GENERATE_DEADLINE_S = 48 * 3600.0
+    _MODES = {"zero_shot": generation_pb2.GENERATION_MODE_ZERO_SHOT,
+              "few_shot": generation_pb2.GENERATION_MODE_FEW_SHOT}
+    _STYLES = {"chat": generation_pb2.PROMPT_STYLE_CHAT, "completion": generation_pb2.PROMPT_STYLE_COMPLETION}
+    _COPY_METRICS = {"rouge_l": generation_pb2.COPY_METRIC_ROUGE_L, "cosine": generation_pb2.COPY_METRIC_COSINE}
 
-    def import_user_data(self, task: str, upload_uri: str, *, test_upload_uri: str = "",
-                         columns: dict[str, str] | None = None, test_fraction: float = 0.2,
-                         max_train_rows: int = 0, max_test_rows: int = 0,
-                         seed: int = 0) -> generation_pb2.ImportRealDataResponse:
-        """Validate an uploaded file against a task and publish its train/test splits.
+    @property
+    def _stub(self) -> generation_pb2_grpc.GenerationServiceStub:
+        return generation_pb2_grpc.GenerationServiceStub(self.channel)
+
+    def import_real_data(self, task: str, *, upload_uri: str | None = None, test_upload_uri: str | None = None,
+                         columns: Mapping[str, str] | None = None, test_fraction: float | None = None,
+                         max_train_rows: int | None = None, max_test_rows: int | None = None,
+                         seed: int | None = None) -> ImportResult:
+        """Publish a task's real train/test splits: a catalog task's packaged data, or a user's
+        uploaded file validated against the task.
 
         Args:
             task: catalog task name or task artifact URI (:meth:`publish_task`).
-            upload_uri: the data (:meth:`upload`); ``test_upload_uri`` optional test rows.
+            upload_uri: the user's data (:meth:`upload`); None: the catalog task's own data.
+            test_upload_uri: optional separate test rows (an ``upload`` artifact).
             columns: ``text``, ``label``, ``split``, ``agreement``, ``annotations`` → column
-                names in the file (defaults ``text`` and ``label``).
-            test_fraction, max_train_rows, max_test_rows, seed: the split and caps.
+                names in the uploaded file (defaults ``text`` and ``label``).
+            test_fraction: share of rows held out as the test split (default 0.2).
+            max_train_rows, max_test_rows: stratified caps (0 or None: every row).
+            seed: seed of the split and subsampling (default 0).
 
         Returns:
-            The response: ``train``, ``test``, ``task`` references and ``warnings``.
+            The train and test dataset references; for user data also the task artifact and
+            the warnings about the data.
 
         Raises:
             InvalidInput: the data are refused (file, row, column named; the uploads are removed).
+            NotFound: unknown task. NotReady: a catalog task without real data on the server.
         """
-        columns = columns or {}
-        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
-        return self._unary(stub.ImportRealData, generation_pb2.ImportRealDataRequest(
-            task=task, upload_uri=upload_uri, test_upload_uri=test_upload_uri, test_fraction=test_fraction,
-            max_train_rows=max_train_rows, max_test_rows=max_test_rows, seed=seed,
-            **{f"{key}_column": value for key, value in columns.items() if value}), timeout_s=JOB_DEADLINE_S)
+        request = generation_pb2.ImportRealDataRequest(task=task, **_set(
+            upload_uri=upload_uri, test_upload_uri=test_upload_uri, test_fraction=test_fraction,
+            max_train_rows=max_train_rows, max_test_rows=max_test_rows, seed=seed))
+        for role, name in (columns or {}).items():
+            if role not in _COLUMN_ROLES:
+                raise InvalidInput(f"unknown column role '{role}'; the roles are {', '.join(_COLUMN_ROLES)}")
+            if name:
+                setattr(request, f"{role}_column", name)
+        return ImportResult.from_proto(self._unary(self._stub.ImportRealData, request, timeout_s=JOB_DEADLINE_S))
 
     def upload(self, path: str | Path, *, format: str = "",
-               chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> generation_pb2.UploadResponse:
+               chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> UploadResult:
         """Stream a local data file (or a ``save_to_disk`` folder, packed as tar) into the store.
 
         Args:
@@ -200,7 +232,7 @@ class GenerationClient(_Client):
             chunk_bytes: bytes per message.
 
         Returns:
-            The response: the ``upload`` artifact, its size and sha256.
+            The ``upload`` artifact, its size in bytes and sha256.
 
         Raises:
             InvalidInput: an unsupported format or an empty file. ResourceExhausted: over the
@@ -209,11 +241,10 @@ class GenerationClient(_Client):
         path = Path(path)
         if not path.exists():
             raise NotFound(f"no such file or folder: {path}")
-        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
         with _packed(path) as (file, name):
             size = file.stat().st_size
 
-            def messages():
+            def messages() -> Iterator[generation_pb2.UploadRequest]:
                 """The header, then the file in chunks."""
                 yield generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(
                     filename=name, size=size, format=format or ("hf" if path.is_dir() else "")))
@@ -221,47 +252,70 @@ class GenerationClient(_Client):
                     while chunk := handle.read(chunk_bytes):
                         yield generation_pb2.UploadRequest(chunk=chunk)
 
-            return self._unary(stub.Upload, messages(), timeout_s=JOB_DEADLINE_S)
+            return UploadResult.from_proto(self._unary(self._stub.Upload, messages(), timeout_s=JOB_DEADLINE_S))
 
-    def publish_task(self, text: str, source: str = "task file") -> generation_pb2.PublishTaskResponse:
-        """Validate a task file (YAML) and publish it as a ``task`` artifact.
+    def publish_task(self, yaml: str, *, source: str | None = None) -> PublishTaskResult:
+        """Validate a task file (YAML text) and publish it as a ``task`` artifact.
+
+        Args:
+            yaml: the task file's text, at most 256 KiB.
+            source: the file's name, for messages (default "task file").
 
         Returns:
-            The response: the ``task`` reference, the ``drafted`` fields and the ``prompts``.
+            The ``task`` reference, the fields synthclf drafted and the prompts as sent.
 
         Raises:
             InvalidInput: the file is not a valid task (field and line named).
         """
-        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
-        return self._unary(stub.PublishTask, generation_pb2.PublishTaskRequest(yaml=text, source=source))
+        request = generation_pb2.PublishTaskRequest(yaml=yaml, **_set(source=source))
+        return PublishTaskResult.from_proto(self._unary(self._stub.PublishTask, request))
 
-    def download(self, uri: str, out: str | Path) -> Path:
-        """Write a dataset artifact's ``data.jsonl`` (verified by the service) to ``out``."""
-        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+    def download(self, dataset_uri: str, out: str | Path) -> Path:
+        """Write a dataset artifact's ``data.jsonl`` (verified by the service) to ``out``; returns ``out``.
+
+        Raises:
+            NotFound: no such dataset. IntegrityError: its files do not match the manifest
+                (``out`` is removed).
+        """
         out = Path(out)
         try:
             with open(out, "wb") as handle:
-                for message in stub.Download(generation_pb2.DownloadRequest(uri=uri), timeout=JOB_DEADLINE_S):
+                for message in self._stub.Download(generation_pb2.DownloadRequest(dataset_uri=dataset_uri),
+                                                   timeout=JOB_DEADLINE_S):
                     handle.write(message.chunk)
         except grpc.RpcError as exc:
             out.unlink(missing_ok=True)
             raise _raise(exc) from None
         return out
 
-    #: Deadline of a generation job (seconds): day-long runs against paid APIs must fit.
-    GENERATE_DEADLINE_S = 48 * 3600.0
-
-    def generate(self, request: generation_pb2.GenerateRequest, progress: ProgressFn | None = None,
-                 *, deadline_s: float = GENERATE_DEADLINE_S) -> ArtifactRef:
+    def generate(self, task: str, *, mode: str, rows_per_label: int,
+                 examples_uri: str | None = None, examples_per_request: int | None = None,
+                 prompt_style: str | None = None, model: str | None = None,
+                 temperature: float | None = None, max_words: int | None = None,
+                 diversity_every: int | None = None, seed: int | None = None,
+                 max_requests_per_label: int | None = None, concurrency: int | None = None,
+                 max_retries: int | None = None, max_tokens_total: int | None = None,
+                 max_cost_usd: float | None = None, price_prompt_per_mtok: float | None = None,
+                 price_completion_per_mtok: float | None = None,
+                 copy_metric: str | None = None, copy_threshold: float | None = None,
+                 near_duplicate_threshold: float | None = None, disable_structured_output: bool | None = None,
+                 min_words: int | None = None, max_consecutive_failures: int | None = None,
+                 progress: ProgressFn | None = None, deadline_s: float = GENERATE_DEADLINE_S) -> ArtifactRef:
         """Run a generation job; returns the dataset reference.
 
         The job is idempotent and resumable: if this call fails (deadline, dropped connection,
-        ``Unavailable`` after too many LLM failures), calling it again with the same request
+        ``Unavailable`` after too many LLM failures), calling it again with the same arguments
         returns the published dataset or resumes from the service's response cache, re-sending
         no LLM request that had succeeded.
 
         Args:
-            request: the job (``synthclf.v1.GenerateRequest``; zero fields take their defaults).
+            task: catalog task name or task artifact URI.
+            mode: ``zero_shot`` or ``few_shot`` (then ``examples_uri`` names the real examples).
+            prompt_style: ``chat`` or ``completion``; copy_metric: ``rouge_l`` or ``cosine``.
+            rows_per_label: accepted rows wanted per label (> 0).
+            examples_uri, …, max_consecutive_failures: the fields of ``GenerateRequest``
+                (generation.proto documents each and its default); None leaves a field to its
+                default, and ``temperature=0`` asks for greedy decoding.
             progress: receives a :class:`~synthclf.core.progress.Progress` per committed LLM
                 request; ``metrics`` holds requested, accepted, rejected, rejected_<reason>,
                 failed, tokens, prompt_tokens, completion_tokens, cost_usd, rows_per_min,
@@ -272,10 +326,36 @@ class GenerationClient(_Client):
             The dataset reference; its manifest holds the counts, tokens, cost and prompts.
 
         Raises:
-            InvalidInput, NotFound, Unavailable, ResourceExhausted: mapped from the status.
+            InvalidInput: an unknown ``mode``, ``prompt_style`` or ``copy_metric``, or a field the
+                service refuses. NotFound, Unavailable, ResourceExhausted: mapped from the status.
         """
-        stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
-        return self._job(stub.Generate, request, "dataset", progress, timeout_s=deadline_s)[0]
+        request = generation_pb2.GenerateRequest(
+            task=task, rows_per_label=rows_per_label, mode=_choice("mode", mode, self._MODES),
+            prompt_style=_choice("prompt_style", prompt_style, self._STYLES),
+            copy_metric=_choice("copy_metric", copy_metric, self._COPY_METRICS), **_set(
+                examples_uri=examples_uri, examples_per_request=examples_per_request, model=model,
+                temperature=temperature, max_words=max_words, diversity_every=diversity_every, seed=seed,
+                max_requests_per_label=max_requests_per_label, concurrency=concurrency, max_retries=max_retries,
+                max_tokens_total=max_tokens_total, max_cost_usd=max_cost_usd,
+                price_prompt_per_mtok=price_prompt_per_mtok, price_completion_per_mtok=price_completion_per_mtok,
+                copy_threshold=copy_threshold, near_duplicate_threshold=near_duplicate_threshold,
+                disable_structured_output=disable_structured_output, min_words=min_words,
+                max_consecutive_failures=max_consecutive_failures))
+        last = self._job(self._stub.Generate, request, "dataset", progress, timeout_s=deadline_s)
+        return ref_from_proto(last.dataset)
+
+
+def _choice(field: str, value: str | None, numbers: Mapping[str, E]) -> E | None:
+    """The enum value of ``value`` (None, unset, for None).
+
+    Raises:
+        InvalidInput: an unknown value (the choices are named).
+    """
+    if value is None:
+        return None
+    if value not in numbers:
+        raise InvalidInput(f"{field} must be one of {', '.join(numbers)}, got {value!r}")
+    return numbers[value]
 
 
 class TrainingClient(_Client):
@@ -283,30 +363,45 @@ class TrainingClient(_Client):
 
     service = "training"
 
-    def train(self, request: training_pb2.TrainRequest, progress: ProgressFn | None = None) -> ArtifactRef:
-        """Run a training job; returns the model reference.
+    @property
+    def _stub(self) -> training_pb2_grpc.TrainingServiceStub:
+        return training_pb2_grpc.TrainingServiceStub(self.channel)
+
+    def train(self, task: str, data: Sequence[TrainingData], *, backbone: str | None = None,
+              epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
+              max_length: int | None = None, seed: int | None = None, validation_fraction: float | None = None,
+              validation_uri: str | None = None, warmup_ratio: float | None = None,
+              weight_decay: float | None = None, early_stopping_patience: int | None = None,
+              progress: ProgressFn | None = None) -> ArtifactRef:
+        """Run a training job; returns the model reference (the same one for the same arguments).
 
         Args:
-            request: task, datasets (count or fraction each), hyperparameters and
-                optionally a held-out ``validation_uri`` (see training.proto for defaults).
+            task: catalog task name or task artifact URI (the label set and logit order).
+            data: the training datasets, each drawn as asked and concatenated.
+            backbone, …, early_stopping_patience: the fields of ``TrainRequest`` (training.proto
+                documents each and its default); None leaves a field to its default, and 0 is
+                a value for the optional ones (``validation_fraction=0`` disables validation).
             progress: receives progress events (epoch, step, loss, eta_s, validation metrics).
 
         Raises:
             InvalidInput: bad data or hyperparameters (the message names them).
             NotFound: unknown task or dataset.
         """
-        stub = training_pb2_grpc.TrainingServiceStub(self.channel)
-        return self._job(stub.Train, request, "model", progress)[0]
+        request = training_pb2.TrainRequest(task=task, data=[d.to_proto() for d in data], **_set(
+            backbone=backbone, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            max_length=max_length, seed=seed, validation_fraction=validation_fraction,
+            validation_uri=validation_uri, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
+            early_stopping_patience=early_stopping_patience))
+        return ref_from_proto(self._job(self._stub.Train, request, "model", progress).model)
 
-    def export_onnx(self, model_uri: str, *, opset: int = 17, parity_tolerance: float = 1e-4,
-                    quantize_int8: bool = False,
-                    progress: ProgressFn | None = None) -> ArtifactRef:
+    def export_onnx(self, model_uri: str, *, opset: int | None = None, parity_tolerance: float | None = None,
+                    quantize_int8: bool | None = None, progress: ProgressFn | None = None) -> ArtifactRef:
         """Export a model to ONNX (parity-checked); returns the onnx-model reference.
 
         Args:
             model_uri: model artifact from :meth:`train`.
-            opset: ONNX opset version.
-            parity_tolerance: largest accepted max |Δlogit| ONNX vs PyTorch.
+            opset: ONNX opset version in [14, 20] (default 17).
+            parity_tolerance: largest accepted max |Δlogit| ONNX vs PyTorch (default 1e-4).
             quantize_int8: also write ``model.int8.onnx`` with its measured accuracy and
                 Macro-F1 change on the model's validation texts (manifest stats).
             progress: receives the export's progress events.
@@ -314,11 +409,9 @@ class TrainingClient(_Client):
         Raises:
             IntegrityError: the parity check failed. NotFound: no model at ``model_uri``.
         """
-        stub = training_pb2_grpc.TrainingServiceStub(self.channel)
-        request = training_pb2.ExportOnnxRequest(model_uri=model_uri, opset=opset,
-                                                 parity_tolerance=parity_tolerance,
-                                                 quantize_int8=quantize_int8)
-        return self._job(stub.ExportOnnx, request, "onnx_model", progress)[0]
+        request = training_pb2.ExportOnnxRequest(model_uri=model_uri, **_set(
+            opset=opset, parity_tolerance=parity_tolerance, quantize_int8=quantize_int8))
+        return ref_from_proto(self._job(self._stub.ExportOnnx, request, "onnx_model", progress).onnx_model)
 
 
 class InferenceClient(_Client):
@@ -326,8 +419,8 @@ class InferenceClient(_Client):
 
     Example:
         >>> with InferenceClient("127.0.0.1:50051") as client:
-        ...     response = client.predict("sms", ["win a free phone now", "see you at lunch"])
-        ...     [p.label for p in response.predictions]
+        ...     result = client.predict("sms", ["win a free phone now", "see you at lunch"])
+        ...     [p.label for p in result.predictions]
         ['spam', 'ham']
     """
 
@@ -337,15 +430,15 @@ class InferenceClient(_Client):
     def _stub(self) -> inference_pb2_grpc.InferenceServiceStub:
         return inference_pb2_grpc.InferenceServiceStub(self.channel)
 
-    def predict(self, model: str, texts: Iterable[str], version: int = 0, *,
-                timeout_s: float | None = None) -> inference_pb2.PredictResponse:
+    def predict(self, model_name: str, texts: Iterable[str], *, model_version: int = 0,
+                timeout_s: float | None = None) -> PredictResult:
         """Classify texts; one prediction (label, probabilities) per text, same order.
 
         Args:
-            model: model name.
+            model_name: model name.
             texts: texts to classify (server limits: 1024 texts, 20 000 characters each by
                 default).
-            version: model version; 0 = the newest live one.
+            model_version: model version; 0 = the newest live one.
             timeout_s: call deadline, seconds (default: the client's).
 
         Returns:
@@ -357,41 +450,42 @@ class InferenceClient(_Client):
             version not loaded. ResourceExhausted: the model's queue is full (retry later).
             DeadlineExceeded: the deadline passed while queued.
         """
-        request = inference_pb2.PredictRequest(model=model, texts=list(texts), version=version)
-        return self._unary(self._stub.Predict, request, timeout_s)
+        request = inference_pb2.PredictRequest(model_name=model_name, texts=list(texts), model_version=model_version)
+        return PredictResult.from_proto(self._unary(self._stub.Predict, request, timeout_s))
 
-    def load_model(self, name: str, uri: str) -> inference_pb2.ModelInfo:
-        """Load an onnx-model artifact as a new version of ``name``; returns its metadata.
+    def load_model(self, model_name: str, model_uri: str) -> ModelInfo:
+        """Load an onnx-model artifact as a new version of ``model_name``; returns its metadata.
 
         Raises:
-            NotFound: no artifact at ``uri``. IntegrityError: corrupt or mismatched artifact
+            NotFound: no artifact at ``model_uri``. IntegrityError: corrupt or mismatched artifact
             (versions already live keep serving). InvalidInput: not an onnx-model.
         """
-        request = inference_pb2.LoadModelRequest(name=name, uri=uri)
-        return self._unary(self._stub.LoadModel, request, JOB_DEADLINE_S).model
+        request = inference_pb2.LoadModelRequest(model_name=model_name, model_uri=model_uri)
+        return ModelInfo.from_proto(self._unary(self._stub.LoadModel, request, JOB_DEADLINE_S).model)
 
-    def unload_model(self, name: str, version: int = 0) -> list[inference_pb2.ModelInfo]:
-        """Unload one version (0: every version) of ``name``; returns what was unloaded.
+    def unload_model(self, model_name: str, *, model_version: int = 0) -> list[ModelInfo]:
+        """Unload one version (0: every version) of ``model_name``; returns what was unloaded.
 
         Raises:
             NotFound: nothing matches.
         """
-        request = inference_pb2.UnloadModelRequest(name=name, version=version)
-        return list(self._unary(self._stub.UnloadModel, request).unloaded)
+        request = inference_pb2.UnloadModelRequest(model_name=model_name, model_version=model_version)
+        return [ModelInfo.from_proto(m) for m in self._unary(self._stub.UnloadModel, request).unloaded]
 
-    def list_models(self) -> list[inference_pb2.ModelInfo]:
+    def list_models(self) -> list[ModelInfo]:
         """Every live model version, by name then version."""
-        return list(self._unary(self._stub.ListModels, inference_pb2.ListModelsRequest()).models)
+        response = self._unary(self._stub.ListModels, inference_pb2.ListModelsRequest())
+        return [ModelInfo.from_proto(m) for m in response.models]
 
-    def model_metadata(self, name: str, version: int = 0) -> inference_pb2.ModelInfo:
+    def model_metadata(self, model_name: str, *, model_version: int = 0) -> ModelInfo:
         """Labels, execution provider, max_length, artifact and load time of a version
         (0: newest).
 
         Raises:
             NotFound: not loaded.
         """
-        request = inference_pb2.GetModelMetadataRequest(name=name, version=version)
-        return self._unary(self._stub.GetModelMetadata, request).model
+        request = inference_pb2.GetModelMetadataRequest(model_name=model_name, model_version=model_version)
+        return ModelInfo.from_proto(self._unary(self._stub.GetModelMetadata, request).model)
 
 
 class AnalysisClient(_Client):
@@ -399,72 +493,108 @@ class AnalysisClient(_Client):
 
     service = "analysis"
 
-    def evaluate(self, request: analysis_pb2.EvaluateRequest,
-                 progress: ProgressFn | None = None) -> tuple[ArtifactRef, analysis_pb2.Metrics]:
-        """Evaluate a served model on a dataset; returns (evaluation ref, metrics)."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        ref, last = self._job(stub.Evaluate, request, "evaluation", progress)
-        return ref, last.metrics
+    @property
+    def _stub(self) -> analysis_pb2_grpc.AnalysisServiceStub:
+        return analysis_pb2_grpc.AnalysisServiceStub(self.channel)
 
-    def diversity(self, dataset_uri: str, *, max_texts: int = 0, seed: int = 0,
-                  progress: ProgressFn | None = None) -> analysis_pb2.DiversityResponse:
-        """Remote-clique and chamfer diversity of a dataset; returns the last response
-        (``diversity`` reference, ``overall`` and ``per_label`` scores). ``max_texts`` 0: 1000."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        request = analysis_pb2.DiversityRequest(dataset_uri=dataset_uri, max_texts=max_texts, seed=seed)
-        return self._job(stub.Diversity, request, "diversity", progress)[1]
+    def evaluate(self, *, dataset_uri: str, condition: Condition | None = None, model_name: str | None = None,
+                 model_uri: str | None = None, in_process: bool | None = None,
+                 inference_address: str | None = None, batch_size: int | None = None,
+                 tags: Mapping[str, str] | None = None, n_bootstrap: int | None = None, seed: int | None = None,
+                 confidence: float | None = None, progress: ProgressFn | None = None) -> EvaluationResult:
+        """Evaluate a classifier on a labelled dataset: served (``model_name``) or in-process
+        (``in_process=True`` with ``model_uri``).
 
-    def similarity(self, synthetic_uri: str, real_uri: str, *, k: int = 0, max_texts: int = 0, seed: int = 0,
-                   progress: ProgressFn | None = None) -> analysis_pb2.SimilarityResponse:
-        """Mean top-k cosine similarity of a dataset to real data; returns the last response
-        (``similarity`` reference, ``mean_top_k``…). ``k`` 0: 5; ``max_texts`` 0: 1000."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        request = analysis_pb2.SimilarityRequest(synthetic_uri=synthetic_uri, real_uri=real_uri, k=k,
-                                                 max_texts=max_texts, seed=seed)
-        return self._job(stub.Similarity, request, "similarity", progress)[1]
+        Args:
+            dataset_uri: labelled dataset artifact, normally a real test split.
+            condition: what the model was trained on (task and source required by the service).
+            model_name, …, confidence: the fields of ``EvaluateRequest`` (analysis.proto
+                documents each and its default); None leaves a field to its default, and
+                ``n_bootstrap=0`` computes no intervals.
+            progress: receives the evaluation's progress events.
 
-    def instance_subjectivity(self, request: analysis_pb2.InstanceSubjectivityRequest,
-                              progress: ProgressFn | None = None) -> analysis_pb2.InstanceSubjectivityResponse:
-        """Accuracy vs agreement threshold sweep with fit; returns the last response."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        return self._job(stub.InstanceSubjectivity, request, "subjectivity", progress)[1]
+        Returns:
+            The evaluation reference and its metrics.
 
-    def task_subjectivity(self, evaluation_uris: list[str]) -> analysis_pb2.TaskSubjectivityResponse:
+        Raises:
+            InvalidInput: a missing model, condition or bad field (named). NotFound: an
+                artifact or a served model that does not exist.
+        """
+        request = analysis_pb2.EvaluateRequest(dataset_uri=dataset_uri, tags=dict(tags or {}), **_set(
+            condition=None if condition is None else condition.to_proto(), model_name=model_name,
+            model_uri=model_uri, in_process=in_process, inference_address=inference_address,
+            batch_size=batch_size, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence))
+        return EvaluationResult.from_proto(self._job(self._stub.Evaluate, request, "evaluation", progress))
+
+    def diversity(self, dataset_uri: str, *, max_texts: int | None = None, seed: int | None = None,
+                  progress: ProgressFn | None = None) -> DiversityResult:
+        """Remote-clique and chamfer diversity of a dataset, overall and per label
+        (``max_texts`` default 1000)."""
+        request = analysis_pb2.DiversityRequest(dataset_uri=dataset_uri, **_set(max_texts=max_texts, seed=seed))
+        return DiversityResult.from_proto(self._job(self._stub.Diversity, request, "diversity", progress))
+
+    def similarity(self, synthetic_uri: str, real_uri: str, *, k: int | None = None, max_texts: int | None = None,
+                   seed: int | None = None, progress: ProgressFn | None = None) -> SimilarityResult:
+        """Mean top-k cosine similarity of a dataset to real data (``k`` default 5,
+        ``max_texts`` default 1000)."""
+        request = analysis_pb2.SimilarityRequest(synthetic_uri=synthetic_uri, real_uri=real_uri, **_set(
+            k=k, max_texts=max_texts, seed=seed))
+        return SimilarityResult.from_proto(self._job(self._stub.Similarity, request, "similarity", progress))
+
+    def instance_subjectivity(self, *, evaluation_uri: str | None = None, model_name: str | None = None,
+                              model_uri: str | None = None, in_process: bool | None = None,
+                              dataset_uri: str | None = None, inference_address: str | None = None,
+                              gammas: Sequence[float] | None = None, min_instances: int | None = None,
+                              tags: Mapping[str, str] | None = None, condition: Condition | None = None,
+                              progress: ProgressFn | None = None) -> InstanceSubjectivityResult:
+        """Accuracy against annotator-agreement threshold, with its fit (the paper's Figure 2):
+        from an existing ``evaluation_uri``, or by evaluating a model as :meth:`evaluate` does.
+
+        Raises:
+            InvalidInput: the dataset has no per-instance agreement, or a bad field (named).
+        """
+        request = analysis_pb2.InstanceSubjectivityRequest(
+            gammas=list(gammas or []), tags=dict(tags or {}), **_set(
+                evaluation_uri=evaluation_uri, model_name=model_name, model_uri=model_uri, in_process=in_process,
+                dataset_uri=dataset_uri, inference_address=inference_address, min_instances=min_instances,
+                condition=None if condition is None else condition.to_proto()))
+        last = self._job(self._stub.InstanceSubjectivity, request, "instance_subjectivity", progress)
+        return InstanceSubjectivityResult.from_proto(last)
+
+    def task_subjectivity(self, evaluation_uris: Sequence[str]) -> TaskSubjectivityResult:
         """Real → synthetic gap against task subjectivity, Spearman ρ per source."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        return self._unary(stub.TaskSubjectivity,
-                           analysis_pb2.TaskSubjectivityRequest(evaluation_uris=evaluation_uris))
+        request = analysis_pb2.TaskSubjectivityRequest(evaluation_uris=list(evaluation_uris))
+        return TaskSubjectivityResult.from_proto(self._unary(self._stub.TaskSubjectivity, request))
 
-    def projection(self, dataset_uris: list[str], *, max_texts: int = 0, points: int = 0, seed: int = 0,
-                   progress: ProgressFn | None = None) -> ArtifactRef:
+    def projection(self, dataset_uris: Sequence[str], *, max_texts: int | None = None, points: int | None = None,
+                   seed: int | None = None, progress: ProgressFn | None = None) -> ArtifactRef:
         """Figure 1's PCA projection of one task's datasets → the projection reference."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        request = analysis_pb2.ProjectionRequest(dataset_uris=dataset_uris, max_texts=max_texts, points=points,
-                                                 seed=seed)
-        return self._job(stub.Projection, request, "projection", progress)[0]
+        request = analysis_pb2.ProjectionRequest(dataset_uris=list(dataset_uris), **_set(
+            max_texts=max_texts, points=points, seed=seed))
+        return ref_from_proto(self._job(self._stub.Projection, request, "projection", progress).projection)
 
-    def verdict(self, evaluation_uris: list[str], *, delta: float = 0.0, label_cost_usd: float = 0.0,
-                synthetic_datasets: dict[str, str] | None = None, seed: int = 0) -> analysis_pb2.VerdictResponse:
-        """One task's learning curve, real-label equivalents and verdict (``delta`` 0: 0.02;
-        ``label_cost_usd`` 0: no cost comparison)."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        return self._unary(stub.Verdict, analysis_pb2.VerdictRequest(
-            evaluation_uris=evaluation_uris, delta=delta, label_cost_usd=label_cost_usd,
-            synthetic_datasets=synthetic_datasets or {}, seed=seed))
+    def verdict(self, evaluation_uris: Sequence[str], *, delta: float | None = None,
+                label_cost_usd: float | None = None, synthetic_datasets: Mapping[str, str] | None = None,
+                seed: int | None = None) -> VerdictResult:
+        """One task's learning curve, real-label equivalents and verdict (``delta`` default
+        0.02, and 0 is a value; ``label_cost_usd`` None: no cost comparison)."""
+        request = analysis_pb2.VerdictRequest(
+            evaluation_uris=list(evaluation_uris), synthetic_datasets=dict(synthetic_datasets or {}),
+            **_set(delta=delta, label_cost_usd=label_cost_usd, seed=seed))
+        return VerdictResult.from_proto(self._unary(self._stub.Verdict, request))
 
-    def report(self, title: str, evaluation_uris: list[str], input_uris: list[str] | None = None, *,
-               usd_per_million_prompt_tokens: float = 0.0, usd_per_million_completion_tokens: float = 0.0,
-               progress: ProgressFn | None = None) -> analysis_pb2.ReportResponse:
+    def report(self, title: str, evaluation_uris: Sequence[str], input_uris: Sequence[str] | None = None, *,
+               price_prompt_per_mtok: float | None = None, price_completion_per_mtok: float | None = None,
+               progress: ProgressFn | None = None) -> ReportResult:
         """Render the report (Markdown, HTML, figures) from evaluations and the analysis artifacts
         given in ``input_uris`` (datasets and models behind the evaluations are found through
-        lineage; nothing is computed). Returns the last response: ``report``, ``markdown``, ``files``."""
-        stub = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
-        request = analysis_pb2.ReportRequest(
-            title=title, evaluation_uris=evaluation_uris, input_uris=input_uris or [],
-            usd_per_million_prompt_tokens=usd_per_million_prompt_tokens,
-            usd_per_million_completion_tokens=usd_per_million_completion_tokens)
-        return self._job(stub.Report, request, "report", progress)[1]
-
+        lineage; nothing is computed). Prices: USD per 1M tokens for the cost column; with
+        neither given, the cost the generation service recorded is shown."""
+        request = analysis_pb2.ReportRequest(title=title, evaluation_uris=list(evaluation_uris),
+                                             input_uris=list(input_uris or []), **_set(
+                                                 price_prompt_per_mtok=price_prompt_per_mtok,
+                                                 price_completion_per_mtok=price_completion_per_mtok))
+        return ReportResult.from_proto(self._job(self._stub.Report, request, "report", progress))
 
 def batched(items: list[M], size: int) -> Iterator[list[M]]:
     """Consecutive slices of ``items`` of at most ``size`` elements."""

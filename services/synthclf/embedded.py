@@ -49,12 +49,12 @@ def embedded_stack(settings: Settings, llm: bool = True) -> Iterator[Endpoints]:
         return
     with ExitStack() as stack:
         if llm and not settings.llm_base_url:
-            llm = stack.enter_context(LocalLLMServer(settings.cache_dir, model=settings.llm_local_model,
-                                                     threads=settings.llm_threads or None))
+            local = stack.enter_context(LocalLLMServer(settings.cache_dir, model=settings.llm_local_model,
+                                                       threads=settings.llm_threads or None))
             settings = settings.model_copy(update={
-                "llm_base_url": llm.base_url, "llm_model": llm.model.alias,
-                "llm_prompt_style": settings.llm_prompt_style or llm.model.prompt_style,
-                "llm_deterministic": True, "llm_server_id": settings.llm_server_id or f"local:{llm.model.alias}"})
+                "llm_base_url": local.base_url, "llm_model": local.model.alias,
+                "llm_prompt_style": settings.llm_prompt_style or local.model.prompt_style,
+                "llm_deterministic": True, "llm_server_id": settings.llm_server_id or f"local:{local.model.alias}"})
         running = start_server(["all"], settings, port=0)
         stack.callback(running.stop)
         log.info("embedded default: all four services on %s, artifacts in %s",

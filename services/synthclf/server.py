@@ -47,8 +47,9 @@ SERVICES = ("generation", "training", "inference", "analysis")
 GRACE_S = 10.0
 
 
-def _build(name: str, settings: Settings, server: grpc.Server):
+def _build(name: str, settings: Settings, server: grpc.Server) -> tuple[str, Any]:
     """Create one service's core and servicer, register it; return (full name, core)."""
+    core: Any
     if name == "generation":
         from synthclf.generation.service import GenerationCore
         from synthclf.generation.servicer import GenerationServicer
@@ -94,7 +95,7 @@ def _host_inference(core, server: grpc.Server, reporter: HealthReporter) -> str:
     from synthclf.oip import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
 
     grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        OipServicer(core, reporter.refresh), server)
+        OipServicer(core, reporter.ready), server)
 
     def publish(model: str, serving: bool) -> None:
         """Mirror a load/unload in grpc.health.v1."""
@@ -106,20 +107,20 @@ def _host_inference(core, server: grpc.Server, reporter: HealthReporter) -> str:
     return grpc_predict_v2_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
-def _start_metrics(settings: Settings, host: str, registry) -> tuple[Any, str]:
-    """Serve ``registry`` on ``http(s)://host:metrics_port/metrics`` (TLS when configured).
+def _start_metrics(settings: Settings, port: int, host: str, registry: Any) -> tuple[Any, str]:
+    """Serve ``registry`` on ``http(s)://host:port/metrics`` (``port``: the settings' metrics_port; TLS when configured).
 
     Returns:
         (the HTTP server, its host:port).
     """
-    tls = {"certfile": str(settings.tls_cert_file), "keyfile": str(settings.tls_key_file)} \
+    tls: dict[str, Any] = {"certfile": str(settings.tls_cert_file), "keyfile": str(settings.tls_key_file)} \
         if settings.tls_cert_file and settings.tls_key_file else {}
     addr = host.strip("[]")
     try:
-        httpd, _ = prometheus_client.start_http_server(settings.metrics_port, addr=addr,
+        httpd, _ = prometheus_client.start_http_server(port, addr=addr,
                                                        registry=registry, **tls)
     except OSError as exc:
-        raise InvalidInput(f"cannot serve metrics on {host}:{settings.metrics_port}: "
+        raise InvalidInput(f"cannot serve metrics on {host}:{port}: "
                            f"{exc.strerror}") from exc
     return httpd, f"{host}:{httpd.server_port}"
 
@@ -201,7 +202,7 @@ def start_server(names: list[str], settings: Settings, host: str = "127.0.0.1", 
     metrics_address = None
     if settings.metrics_port is not None:
         registry = getattr(cores.get(INFERENCE_SERVICE), "registry", prometheus_client.REGISTRY)
-        httpd, metrics_address = _start_metrics(settings, host, registry)
+        httpd, metrics_address = _start_metrics(settings, settings.metrics_port, host, registry)
         closers.insert(0, lambda: (httpd.shutdown(), httpd.server_close()))
     server.start()
     reporter.start()
@@ -222,9 +223,14 @@ def serve_forever(names: list[str], settings: Settings, host: str, port: int) ->
     are cancelled and in-flight calls get :data:`GRACE_S` seconds (:meth:`RunningServer.stop`)."""
     running = start_server(names, settings, host, port)
     stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        """Log the signal and let the wait below return."""
+        log.info("received %s", signal.Signals(signum).name)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _frame: (log.info("received %s", signal.Signals(signum).name),
-                                                   stop.set()))
+        signal.signal(sig, on_signal)
     stop.wait()
     log.info("shutting down (grace %.0f s)", GRACE_S)
     running.stop()

@@ -22,13 +22,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
+from synthclf.clients import AnalysisClient, Condition, GenerationClient, InferenceClient, TrainingClient, TrainingData
 from synthclf.core.artifacts import fetch, job_id, publish, read_manifest, staging
 from synthclf.core.errors import InvalidInput, NotFound
 from synthclf.core.schema import to_jsonl
 from synthclf.core.store import open_store
 from synthclf.server import start_server
-from synthclf.v1 import analysis_pb2, training_pb2
 
 QUIET = {"progress": lambda event: None}
 # The module fixture fine-tunes and exports ten tiny models: minutes on a busy 2-vCPU machine.
@@ -50,8 +49,8 @@ def _stand_in_synthetic(settings) -> str:
                        artifact_id=job_id("test-zero-shot", stats), service="test", stats=stats).uri
 
 
-def _condition(source: str, seed: int = 0, per_label: int = 0) -> analysis_pb2.Condition:
-    return analysis_pb2.Condition(task="vader_movie", source=source, seed=seed, real_per_label=per_label)
+def _condition(source: str, seed: int = 0, per_label: int = 0) -> Condition:
+    return Condition(task="vader_movie", source=source, seed=seed, real_per_label=per_label)
 
 
 @pytest.fixture(scope="module")
@@ -63,24 +62,26 @@ def env(tmp_path_factory):
     running = start_server(["all"], settings, port=0)
     try:
         with GenerationClient(running.address) as client:
-            train, test = client.import_real_data("vader_movie", max_train_rows=120, max_test_rows=200, seed=0)
+            splits = client.import_real_data("vader_movie", max_train_rows=120, max_test_rows=200, seed=0)
+        train, test = splits.train, splits.test
         synthetic = _stand_in_synthetic(settings)
         cells = []  # (source, real rows per label, seed, training data)
         for seed in (0, 1):
-            cells += [("real", 0, seed, [training_pb2.TrainingData(uri=train.uri)]),
-                      ("zero_shot", 0, seed, [training_pb2.TrainingData(uri=synthetic)])]
-            cells += [("real", n, seed, [training_pb2.TrainingData(uri=train.uri, count_per_label=n)]) for n in (8, 16)]
-            cells.append(("zero_shot", 8, seed, [training_pb2.TrainingData(uri=train.uri, count_per_label=8),
-                                                 training_pb2.TrainingData(uri=synthetic)]))
+            cells += [("real", 0, seed, [TrainingData(dataset_uri=train.uri)]),
+                      ("zero_shot", 0, seed, [TrainingData(dataset_uri=synthetic)])]
+            cells += [("real", n, seed, [TrainingData(dataset_uri=train.uri, count_per_label=n)]) for n in (8, 16)]
+            cells.append(("zero_shot", 8, seed, [TrainingData(dataset_uri=train.uri, count_per_label=8),
+                                                 TrainingData(dataset_uri=synthetic)]))
         onnx, evaluations, runs = {}, {}, []
         with TrainingClient(running.address) as trainer, AnalysisClient(running.address) as analysis:
             for source, per_label, seed, data in cells:
-                model = trainer.train(training_pb2.TrainRequest(task="vader_movie", data=data, epochs=1, batch_size=16,
-                                                                max_length=32, seed=seed), **QUIET)
+                model = trainer.train("vader_movie", data, epochs=1, batch_size=16, max_length=32, seed=seed,
+                                      **QUIET)
                 model_uri = trainer.export_onnx(model.uri, **QUIET).uri
-                ref, metrics = analysis.evaluate(analysis_pb2.EvaluateRequest(
+                result = analysis.evaluate(
                     model_uri=model_uri, in_process=True, dataset_uri=test.uri, n_bootstrap=200,
-                    condition=_condition(source, seed, per_label)), **QUIET)
+                    condition=_condition(source, seed, per_label), **QUIET)
+                ref, metrics = result.evaluation, result.metrics
                 runs.append(ref.uri)
                 if per_label == 0 and seed == 0:
                     onnx[source], evaluations[source] = model_uri, (ref.uri, metrics)
@@ -102,9 +103,9 @@ def test_in_process_evaluation_has_intervals_predictions_and_is_idempotent(env):
     assert len((artifact.path / "predictions.jsonl").read_text().splitlines()) == 200
     assert artifact.manifest.inputs == [env["onnx"]["real"], env["test"]]
     with AnalysisClient(env["address"]) as client:
-        again, _ = client.evaluate(analysis_pb2.EvaluateRequest(
+        again = client.evaluate(
             model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], n_bootstrap=200,
-            condition=_condition("real")), **QUIET)
+            condition=_condition("real"), **QUIET).evaluation
     assert again.uri == uri
     assert saved["condition"] == {"task": "vader_movie", "source": "real", "backbone": "", "seed": 0,
                                   "real_per_label": 0}
@@ -112,26 +113,32 @@ def test_in_process_evaluation_has_intervals_predictions_and_is_idempotent(env):
     assert len(resamples["macro_f1"]) == 200 and resamples["n"] == 200
 
 
+def test_zero_bootstrap_resamples_means_no_intervals(env):
+    with AnalysisClient(env["address"]) as client:
+        metrics = client.evaluate(model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"],
+                                  n_bootstrap=0, condition=_condition("real"), **QUIET).metrics
+    assert metrics.n_bootstrap == 0 and metrics.macro_f1_ci is None and metrics.accuracy_ci is None
+    assert metrics.macro_f1 == pytest.approx(env["evaluations"]["real"][1].macro_f1, abs=1e-9)
+
+
 def test_served_evaluation_agrees_with_in_process(env):
     with InferenceClient(env["address"]) as client:
         client.load_model("vader-real", env["onnx"]["real"])
     with AnalysisClient(env["address"]) as client:
-        _, served = client.evaluate(analysis_pb2.EvaluateRequest(
-            model="vader-real", dataset_uri=env["test"], inference_address=env["address"], n_bootstrap=200,
-            condition=_condition("real")), **QUIET)
+        served = client.evaluate(
+            model_name="vader-real", dataset_uri=env["test"], inference_address=env["address"], n_bootstrap=200,
+            condition=_condition("real"), **QUIET).metrics
     assert served.macro_f1 == pytest.approx(env["evaluations"]["real"][1].macro_f1, abs=1e-9)
 
 
 def test_in_process_without_model_uri_is_invalid(env):
     with AnalysisClient(env["address"]) as client, pytest.raises(InvalidInput, match="model_uri"):
-        client.evaluate(analysis_pb2.EvaluateRequest(in_process=True, dataset_uri=env["test"],
-                                                     condition=_condition("real")), **QUIET)
+        client.evaluate(in_process=True, dataset_uri=env["test"], condition=_condition("real"), **QUIET)
 
 
 def test_evaluation_without_a_condition_is_invalid(env):
     with AnalysisClient(env["address"]) as client, pytest.raises(InvalidInput, match="condition"):
-        client.evaluate(analysis_pb2.EvaluateRequest(model_uri=env["onnx"]["real"], in_process=True,
-                                                     dataset_uri=env["test"]), **QUIET)
+        client.evaluate(model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], **QUIET)
 
 
 def test_diversity_of_real_and_stand_in_data(env):
@@ -161,11 +168,10 @@ def test_similarity_of_held_out_real_texts_to_training_texts(env):
 def test_instance_subjectivity_on_real_vader_agreement(env):
     evaluation_uri = env["evaluations"]["real"][0]
     with AnalysisClient(env["address"]) as client:
-        response = client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(
-            evaluation_uri=evaluation_uri), **QUIET)
-        via_model = client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(
+        response = client.instance_subjectivity(evaluation_uri=evaluation_uri, **QUIET)
+        via_model = client.instance_subjectivity(
             model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], gammas=[1.0, 0.5, 0.75],
-            condition=_condition("real")), **QUIET)
+            condition=_condition("real"), **QUIET)
     gammas = [p.gamma for p in response.points]
     assert gammas == sorted(gammas) and gammas[0] == 0.5 and len(gammas) >= 5
     assert [p.n for p in response.points] == sorted((p.n for p in response.points), reverse=True)
@@ -177,11 +183,11 @@ def test_instance_subjectivity_on_real_vader_agreement(env):
 
 def test_instance_subjectivity_without_agreement_is_invalid(env):
     with AnalysisClient(env["address"]) as client:
-        ref, _ = client.evaluate(analysis_pb2.EvaluateRequest(
+        ref = client.evaluate(
             model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["synthetic"], n_bootstrap=10,
-            condition=_condition("real")), **QUIET)
+            condition=_condition("real"), **QUIET).evaluation
         with pytest.raises(InvalidInput, match="no instance has an agreement"):
-            client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(evaluation_uri=ref.uri), **QUIET)
+            client.instance_subjectivity(evaluation_uri=ref.uri, **QUIET)
 
 
 def test_task_subjectivity_states_the_caveat(env):
@@ -210,6 +216,10 @@ def test_verdict_places_the_stand_in_on_the_learning_curve(env):
     assert again.verdict.uri == response.verdict.uri
     assert response.task == "vader_movie" and response.decision in ("replace", "stretch", "dont")
     assert response.reason and "δ = 0.02" in response.reason
+    with AnalysisClient(env["address"]) as client:
+        strict = client.verdict(env["runs"], delta=0.0, synthetic_datasets={"zero_shot": env["synthetic"]})
+    assert strict.verdict.uri != response.verdict.uri  # δ = 0 is a value, not "use the default"
+    assert read_manifest(strict.verdict.uri, env["settings"]).parameters["delta"] == 0.0
     placed = {(e.source, e.real_per_label) for e in response.equivalents}
     assert placed == {("zero_shot", 0), ("zero_shot", 8)}
     for e in response.equivalents:
@@ -223,9 +233,9 @@ def test_verdict_places_the_stand_in_on_the_learning_curve(env):
 
 def _other_task_evaluation(env) -> str:
     with AnalysisClient(env["address"]) as client:
-        ref, _ = client.evaluate(analysis_pb2.EvaluateRequest(
+        ref = client.evaluate(
             model_uri=env["onnx"]["real"], in_process=True, dataset_uri=env["test"], n_bootstrap=200,
-            condition=analysis_pb2.Condition(task="sms_spam", source="real")), **QUIET)
+            condition=Condition(task="sms_spam", source="real"), **QUIET).evaluation
     return ref.uri
 
 
@@ -238,8 +248,8 @@ def _analyses(env) -> list[str]:
                 client.similarity(env["synthetic"], env["train"], **QUIET).similarity.uri,
                 client.similarity(env["test"], env["train"], **QUIET).similarity.uri,
                 client.projection([env["train"], env["synthetic"]], **QUIET).uri,
-                client.instance_subjectivity(analysis_pb2.InstanceSubjectivityRequest(
-                    evaluation_uri=env["evaluations"]["real"][0]), **QUIET).subjectivity.uri,
+                client.instance_subjectivity(
+                    evaluation_uri=env["evaluations"]["real"][0], **QUIET).instance_subjectivity.uri,
                 client.task_subjectivity(env["runs"]).task_subjectivity.uri]
     return uris
 
@@ -248,7 +258,7 @@ def test_report_of_a_two_seed_two_source_experiment_opens_with_the_verdict(env):
     analyses = _analyses(env)
     with AnalysisClient(env["address"]) as client:
         response = client.report("VADER movie: real vs stand-in", env["runs"], analyses,
-                                 usd_per_million_prompt_tokens=0.5, **QUIET)
+                                 price_prompt_per_mtok=0.5, **QUIET)
     folder = fetch(response.report.uri, env["settings"]).path
     figures = sorted(f for f in response.files if f.startswith("figures/"))
     assert {"report.md", "report.html", "summary.json"} <= set(response.files)

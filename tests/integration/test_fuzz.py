@@ -26,7 +26,7 @@ from fuzz_requests import corrupted_bytes, mutations
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 
-from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
+from synthclf.clients import AnalysisClient, Condition, GenerationClient, InferenceClient, TrainingClient, TrainingData
 from synthclf.core.artifacts import publish
 from synthclf.core.config import Settings
 from synthclf.core.schema import to_jsonl
@@ -91,19 +91,20 @@ def env(tmp_path_factory, publish_onnx_model):
     address = running.address
     with InferenceClient(address) as client:
         client.load_model(PROTECTED, onnx_uri)
-    train = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=dataset)],
-                                      backbone=backbone, epochs=1, batch_size=8, max_length=16,
-                                      validation_fraction=0.0)
+    options = {"backbone": backbone, "epochs": 1, "batch_size": 8, "max_length": 16, "validation_fraction": 0.0}
+    train = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(dataset_uri=dataset)],
+                                      **options)
     with TrainingClient(address) as client:
-        model_uri = client.train(train, progress=lambda e: None).uri
+        model_uri = client.train("sms_spam", [TrainingData(dataset_uri=dataset)], **options,
+                                 progress=lambda e: None).uri
     with AnalysisClient(address) as client:
-        evaluation, _ = client.evaluate(analysis_pb2.EvaluateRequest(
+        evaluation = client.evaluate(
             dataset_uri=dataset, model_uri=onnx_uri, in_process=True, n_bootstrap=10,
-            condition=analysis_pb2.Condition(task="sms_spam", source="real")), progress=lambda e: None)
+            condition=Condition(task="sms_spam", source="real"), progress=lambda e: None).evaluation
     upload_header = generation_pb2.UploadRequest(header=generation_pb2.UploadHeader(
         filename="mine.csv", size=len(UPLOADED)))
     with GenerationClient(address) as client:
-        task_uri = client.publish_task(TINY_TASK, "tiny.yaml").task.uri
+        task_uri = client.publish_task(TINY_TASK, source="tiny.yaml").task.uri
         upload_uri = generation_pb2_grpc.GenerationServiceStub(client.channel).Upload(
             iter([upload_header, generation_pb2.UploadRequest(chunk=UPLOADED)]), timeout=60).upload.uri
     text = oip.ModelInferRequest.InferInputTensor(
@@ -116,14 +117,14 @@ def env(tmp_path_factory, publish_onnx_model):
                                                                max_test_rows=10),
         "Upload": upload_header,
         "PublishTask": generation_pb2.PublishTaskRequest(yaml=TINY_TASK, source="tiny.yaml"),
-        "Download": generation_pb2.DownloadRequest(uri=dataset),
+        "Download": generation_pb2.DownloadRequest(dataset_uri=dataset),
         "Train": train,
         "ExportOnnx": training_pb2.ExportOnnxRequest(model_uri=model_uri),
-        "Predict": inference_pb2.PredictRequest(model=PROTECTED, texts=["win now", "hi"]),
+        "Predict": inference_pb2.PredictRequest(model_name=PROTECTED, texts=["win now", "hi"]),
         "ListModels": inference_pb2.ListModelsRequest(),
-        "LoadModel": inference_pb2.LoadModelRequest(name="fuzz-loaded", uri=onnx_uri),
-        "UnloadModel": inference_pb2.UnloadModelRequest(name="fuzz-loaded"),
-        "GetModelMetadata": inference_pb2.GetModelMetadataRequest(name=PROTECTED),
+        "LoadModel": inference_pb2.LoadModelRequest(model_name="fuzz-loaded", model_uri=onnx_uri),
+        "UnloadModel": inference_pb2.UnloadModelRequest(model_name="fuzz-loaded"),
+        "GetModelMetadata": inference_pb2.GetModelMetadataRequest(model_name=PROTECTED),
         "Evaluate": analysis_pb2.EvaluateRequest(dataset_uri=dataset, model_uri=onnx_uri, in_process=True,
                                                  n_bootstrap=20),
         "Diversity": analysis_pb2.DiversityRequest(dataset_uri=dataset, max_texts=8),

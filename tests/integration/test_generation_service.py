@@ -181,18 +181,14 @@ def test_a_users_catalog_override_of_the_prompts_is_used(tmp_path, monkeypatch) 
 def test_generate_rpc_streams_progress_then_the_dataset(tmp_path) -> None:
     from synthclf.clients import GenerationClient
     from synthclf.server import start_server
-    from synthclf.v1 import generation_pb2
 
     events = []
     with FaultServer(faults=Faults(kind="junk", every=5)) as server:
         running = start_server(["generation"], settings_for(tmp_path, server), port=0)
         try:
-            request = generation_pb2.GenerateRequest(
-                task="sms_spam", mode=generation_pb2.GENERATION_MODE_ZERO_SHOT, rows_per_label=4,
-                prompt_style=generation_pb2.PROMPT_STYLE_COMPLETION, concurrency=3, max_retries=0,
-                max_tokens_total=10**6)  # fmt: skip
             with GenerationClient(running.address) as client:
-                ref = client.generate(request, progress=events.append)
+                ref = client.generate("sms_spam", mode="zero_shot", rows_per_label=4, prompt_style="completion",
+                                      concurrency=3, max_retries=0, max_tokens_total=10**6, progress=events.append)
         finally:
             running.stop(grace_s=1)
     assert ref.kind == "dataset" and events

@@ -106,20 +106,20 @@ def test_metadata_names_provider_max_length_artifact_and_load_time(client, servi
 def test_limits_are_invalid_argument(client, service, texts, message):
     stub = inference_pb2_grpc.InferenceServiceStub(client.channel)
     with pytest.raises(grpc.RpcError) as info:
-        stub.Predict(pb.PredictRequest(model="sms", texts=texts), timeout=10)
+        stub.Predict(pb.PredictRequest(model_name="sms", texts=texts), timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert re.search(message, info.value.details())
 
 
 def test_unknown_model_or_version_is_not_found(client):
     stub = inference_pb2_grpc.InferenceServiceStub(client.channel)
-    assert code_of(lambda: stub.Predict(pb.PredictRequest(model="nope", texts=["hi"]), timeout=10)) \
+    assert code_of(lambda: stub.Predict(pb.PredictRequest(model_name="nope", texts=["hi"]), timeout=10)) \
         == grpc.StatusCode.NOT_FOUND
-    assert code_of(lambda: stub.Predict(pb.PredictRequest(model="sms", texts=["hi"], version=9),
+    assert code_of(lambda: stub.Predict(pb.PredictRequest(model_name="sms", texts=["hi"], model_version=9),
                                         timeout=10)) == grpc.StatusCode.NOT_FOUND
-    assert code_of(lambda: stub.GetModelMetadata(pb.GetModelMetadataRequest(name="nope"), timeout=10)) \
+    assert code_of(lambda: stub.GetModelMetadata(pb.GetModelMetadataRequest(model_name="nope"), timeout=10)) \
         == grpc.StatusCode.NOT_FOUND
-    assert code_of(lambda: stub.UnloadModel(pb.UnloadModelRequest(name="sms", version=9), timeout=10)) \
+    assert code_of(lambda: stub.UnloadModel(pb.UnloadModelRequest(model_name="sms", model_version=9), timeout=10)) \
         == grpc.StatusCode.NOT_FOUND
 
 
@@ -138,7 +138,7 @@ def test_corrupt_artifact_is_data_loss_and_the_live_version_keeps_serving(client
         handle.write(bytes([byte[0] ^ 0xFF]))
     stub = inference_pb2_grpc.InferenceServiceStub(client.channel)
     with pytest.raises(grpc.RpcError) as info:
-        stub.LoadModel(pb.LoadModelRequest(name="sms", uri=uri), timeout=60)
+        stub.LoadModel(pb.LoadModelRequest(model_name="sms", model_uri=uri), timeout=60)
     assert info.value.code() == grpc.StatusCode.DATA_LOSS and "sha256" in info.value.details()
     assert [m.version for m in client.list_models()] == [1]
     assert client.predict("sms", ["hi"]).model_version == 1
@@ -185,11 +185,11 @@ def test_hot_reload_under_load_answers_every_request_with_its_version(client, se
         time.sleep(0.3)
         assert client.load_model("sms", variant_uri).version == 2
         time.sleep(0.3)
-        assert [m.version for m in client.unload_model("sms", 1)] == [1]
+        assert [m.version for m in client.unload_model("sms", model_version=1)] == [1]
         time.sleep(0.3)
         assert client.load_model("sms", service[2]).version == 3
         time.sleep(0.3)
-        assert [m.version for m in client.unload_model("sms", 2)] == [2]
+        assert [m.version for m in client.unload_model("sms", model_version=2)] == [2]
         time.sleep(0.3)
     finally:
         stop.set()
@@ -250,7 +250,7 @@ def test_full_queue_is_resource_exhausted_and_a_passed_deadline_is_dropped(gated
 
     def predict(n: int, timeout: float = 30):
         """Raw Predict of n texts; returns the number of predictions."""
-        return len(stub.Predict(pb.PredictRequest(model="sms", texts=["hi"] * n), timeout=timeout).predictions)
+        return len(stub.Predict(pb.PredictRequest(model_name="sms", texts=["hi"] * n), timeout=timeout).predictions)
 
     first = in_thread(lambda: predict(1))
     assert entered.wait(10)  # the worker is running it; the queue is empty

@@ -83,7 +83,7 @@ def env(tmp_path_factory, publish_onnx_model):
     running = start_server(["all"], settings, port=0)
     channel = grpc.intercept_channel(grpc.insecure_channel(running.address), _Auth())
     inference_pb2_grpc.InferenceServiceStub(channel).LoadModel(
-        inference_pb2.LoadModelRequest(name="sms", uri=onnx_uri), timeout=120)
+        inference_pb2.LoadModelRequest(model_name="sms", model_uri=onnx_uri), timeout=120)
     yield {"settings": settings, "root": root, "address": running.address, "channel": channel,
            "onnx": onnx_uri, "dataset": dataset, "running": running}
     channel.close()
@@ -128,7 +128,7 @@ def stubs(env):
 
 def test_train_naming_one_dataset_10000_times_is_refused_at_once(env):
     _, training, _, _ = stubs(env)
-    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=env["dataset"])] * 10_000)
+    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(dataset_uri=env["dataset"])] * 10_000)
     started = time.monotonic()
     details = refused(training.Train, request, Code.INVALID_ARGUMENT)
     assert "10000 training datasets" in details and "SYNTHCLF_MAX_REQUEST_URIS" in details
@@ -137,7 +137,7 @@ def test_train_naming_one_dataset_10000_times_is_refused_at_once(env):
 
 def test_train_rows_over_the_limit_are_refused_before_training(env):
     _, training, _, _ = stubs(env)
-    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=env["dataset"])] * 7)
+    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(dataset_uri=env["dataset"])] * 7)
     details = refused(training.Train, request, Code.INVALID_ARGUMENT)
     assert "56 rows would be drawn" in details and "SYNTHCLF_MAX_TRAIN_ROWS" in details
 
@@ -180,7 +180,7 @@ def test_generate_rows_per_label_is_bounded(env):
 ])
 def test_model_names_are_bounded_and_plain(env, name, problem):
     _, _, inference, _ = stubs(env)
-    details = refused(inference.LoadModel, inference_pb2.LoadModelRequest(name=name, uri=env["onnx"]),
+    details = refused(inference.LoadModel, inference_pb2.LoadModelRequest(model_name=name, model_uri=env["onnx"]),
                       Code.INVALID_ARGUMENT)
     assert problem in details and len(details) < 500
     listed = inference.ListModels(inference_pb2.ListModelsRequest(), timeout=10)
@@ -189,13 +189,13 @@ def test_model_names_are_bounded_and_plain(env, name, problem):
 
 def test_loaded_models_are_bounded(env):
     _, _, inference, _ = stubs(env)
-    inference.LoadModel(inference_pb2.LoadModelRequest(name="second", uri=env["onnx"]), timeout=120)
+    inference.LoadModel(inference_pb2.LoadModelRequest(model_name="second", model_uri=env["onnx"]), timeout=120)
     try:
-        details = refused(inference.LoadModel, inference_pb2.LoadModelRequest(name="third", uri=env["onnx"]),
+        details = refused(inference.LoadModel, inference_pb2.LoadModelRequest(model_name="third", model_uri=env["onnx"]),
                           Code.RESOURCE_EXHAUSTED, timeout=120)
         assert "SYNTHCLF_INFERENCE_MAX_LOADED_MODELS" in details and "the limit is 2" in details
     finally:
-        inference.UnloadModel(inference_pb2.UnloadModelRequest(name="second"), timeout=30)
+        inference.UnloadModel(inference_pb2.UnloadModelRequest(model_name="second"), timeout=30)
 
 
 # --- Cancellation: deadlines, cancelled calls and SIGTERM stop jobs ----------------------------
@@ -318,13 +318,13 @@ def test_evaluate_refuses_an_inference_address_the_server_did_not_configure(env)
     listener.start()
     try:
         *_, analysis = stubs(env)
-        request = analysis_pb2.EvaluateRequest(model="sms", dataset_uri=env["dataset"], n_bootstrap=10,
+        request = analysis_pb2.EvaluateRequest(model_name="sms", dataset_uri=env["dataset"], n_bootstrap=10,
                                                inference_address=f"127.0.0.1:{port}")
         details = refused(analysis.Evaluate, request, Code.INVALID_ARGUMENT)
         assert "SYNTHCLF_INFERENCE_ALLOWED_ADDRESSES" in details
         time.sleep(0.5)
         assert recorder.calls == []  # nothing dialled, no token sent
-        served = analysis_pb2.EvaluateRequest(model="sms", dataset_uri=env["dataset"], n_bootstrap=10,
+        served = analysis_pb2.EvaluateRequest(model_name="sms", dataset_uri=env["dataset"], n_bootstrap=10,
                                               condition=analysis_pb2.Condition(task="sms_spam", source="real"))
         last = list(analysis.Evaluate(served, timeout=120))[-1]  # default: the server's own inference
         assert last.metrics.support == len(TEXTS)
@@ -404,7 +404,7 @@ def test_malformed_or_wrong_typed_datasets_are_invalid_argument_everywhere(env, 
     calls = [
         (analysis.Evaluate, analysis_pb2.EvaluateRequest(dataset_uri=uri, model_uri=env["onnx"], in_process=True)),
         (analysis.Diversity, analysis_pb2.DiversityRequest(dataset_uri=uri)),
-        (training.Train, training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=uri)])),
+        (training.Train, training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(dataset_uri=uri)])),
         (generation.Generate, generation_pb2.GenerateRequest(
             task="sms_spam", rows_per_label=1, mode=generation_pb2.GENERATION_MODE_FEW_SHOT, examples_uri=uri)),
     ]
@@ -422,7 +422,7 @@ def test_artifacts_of_the_wrong_kind_are_invalid_argument(env):
             Code.INVALID_ARGUMENT)
     refused(analysis.Evaluate, analysis_pb2.EvaluateRequest(dataset_uri=env["onnx"], model_uri=env["onnx"],
                                                             in_process=True), Code.INVALID_ARGUMENT)
-    refused(inference.LoadModel, inference_pb2.LoadModelRequest(name="m", uri=env["dataset"]),
+    refused(inference.LoadModel, inference_pb2.LoadModelRequest(model_name="m", model_uri=env["dataset"]),
             Code.INVALID_ARGUMENT)
 
 
@@ -434,7 +434,7 @@ def test_a_backbone_that_is_no_model_folder_is_refused_without_a_hub_wait(env, b
         folder.mkdir(exist_ok=True)
         (folder / "readme.txt").write_text("not a model")
         backbone = str(folder)
-    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=env["dataset"])],
+    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(dataset_uri=env["dataset"])],
                                         backbone=backbone, epochs=1)
     started = time.monotonic()
     details = refused(training.Train, request, Code.INVALID_ARGUMENT)
@@ -465,7 +465,7 @@ def _broken_copy(env, name: str, change) -> str:
 def test_unusable_onnx_models_are_refused_without_server_paths(env, name, change, code, problem):
     _, _, inference, _ = stubs(env)
     uri = _broken_copy(env, name, change)
-    details = refused(inference.LoadModel, inference_pb2.LoadModelRequest(name=f"b-{name}", uri=uri), code,
+    details = refused(inference.LoadModel, inference_pb2.LoadModelRequest(model_name=f"b-{name}", model_uri=uri), code,
                       timeout=120)
     assert problem in details and str(env["root"]) not in details.replace(uri, "") and len(details) < 1000
 
@@ -503,7 +503,7 @@ def test_evaluate_on_labels_the_model_lacks_is_refused(env):
     rows = [{"text": t, "label": label} for t, label in zip(TEXTS, ["ham", "eggs"] * 4)]
     uri = _publish_rows(env["settings"], env["root"] / "eggs", "eggs", rows)
     for request in (analysis_pb2.EvaluateRequest(dataset_uri=uri, model_uri=env["onnx"], in_process=True),
-                    analysis_pb2.EvaluateRequest(model="sms", dataset_uri=uri)):
+                    analysis_pb2.EvaluateRequest(model_name="sms", dataset_uri=uri)):
         details = refused(analysis.Evaluate, request, Code.INVALID_ARGUMENT)
         assert "labels the model" in details and "eggs" in details
 
@@ -516,7 +516,7 @@ def test_train_checks_split_and_agreement_before_the_mixture_drops_them(env, col
     _, training, _, _ = stubs(env)
     rows = [{"text": t, "label": label, column: value} for t, label in zip(TEXTS, ["ham", "spam"] * 4)]
     uri = _publish_rows(env["settings"], env["root"] / f"col-{column}", f"col-{column}", rows)
-    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=uri)], epochs=1)
+    request = training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(dataset_uri=uri)], epochs=1)
     assert problem in refused(training.Train, request, Code.INVALID_ARGUMENT)
 
 

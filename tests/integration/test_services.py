@@ -14,7 +14,6 @@ from synthclf.core.errors import InvalidInput, NotFound, NotReady, Unavailable
 from synthclf.core.sampling import subsample
 from synthclf.core.schema import read_jsonl
 from synthclf.server import start_server
-from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +43,10 @@ def test_import_real_data_is_idempotent_and_stratified(server, tmp_path):
     with GenerationClient(server.address) as client:
         first = client.import_real_data("sms_spam", max_train_rows=40, max_test_rows=20, seed=1)
         again = client.import_real_data("sms_spam", max_train_rows=40, max_test_rows=20, seed=1)
-        train, test = (read_jsonl(client.download(ref.uri, tmp_path / f"{ref.id}.jsonl")) for ref in first)
+        train, test = (read_jsonl(client.download(ref.uri, tmp_path / f"{ref.id}.jsonl"))
+                       for ref in (first.train, first.test))
     assert first == again
-    assert first[0].kind == "dataset" and first[0].uri != first[1].uri
+    assert first.train.kind == "dataset" and first.train.uri != first.test.uri
     # stratified: each capped split keeps the corpus's spam share (within the one row per label
     # every label is guaranteed and one row of rounding), exactly as the stratified sampler draws it
     corpus = load_real_dataset("sms_spam", seed=1)
@@ -70,15 +70,13 @@ def test_task_without_offline_data_is_not_ready(server):
 
 
 def test_unreachable_llm_is_unavailable(server):
-    request = generation_pb2.GenerateRequest(task="sms_spam", mode=generation_pb2.GENERATION_MODE_ZERO_SHOT,
-                                             rows_per_label=1)
     with GenerationClient(server.address) as client, pytest.raises(Unavailable, match="unreachable"):
-        client.generate(request, progress=lambda e: None)
+        client.generate("sms_spam", mode="zero_shot", rows_per_label=1, progress=lambda e: None)
 
 
 def test_training_without_data_is_invalid(server):
     with TrainingClient(server.address) as client, pytest.raises(InvalidInput, match="no training data"):
-        client.train(training_pb2.TrainRequest(task="sms_spam"), progress=lambda e: None)
+        client.train("sms_spam", [], progress=lambda e: None)
 
 
 def test_predict_with_unloaded_model_is_not_found(server):
@@ -98,7 +96,6 @@ def test_report_without_evaluations_is_invalid(server):
 
 def test_evaluate_missing_dataset_is_not_found(server):
     missing = (Path(server.settings.artifact_store) / "dataset" / "x").as_uri()
-    request = analysis_pb2.EvaluateRequest(model="m", dataset_uri=missing,
-                                           inference_address=server.address)
     with AnalysisClient(server.address) as client, pytest.raises(NotFound):
-        client.evaluate(request, progress=lambda e: None)
+        client.evaluate(model_name="m", dataset_uri=missing, inference_address=server.address,
+                        progress=lambda e: None)

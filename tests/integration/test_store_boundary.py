@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient
+from synthclf.clients import AnalysisClient, GenerationClient, InferenceClient, TrainingClient, TrainingData
 from synthclf.core.config import Settings
 from synthclf.core.errors import IntegrityError, InvalidInput
 from synthclf.core.store import open_store
 from synthclf.server import start_server
-from synthclf.v1 import analysis_pb2, generation_pb2, training_pb2
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])
@@ -61,20 +60,17 @@ def _calls(address: str):
     """Per RPC: (artifact kind it takes, a call taking that URI)."""
     def train(uri):
         with TrainingClient(address) as client:
-            return client.train(training_pb2.TrainRequest(task="sms_spam", data=[training_pb2.TrainingData(uri=uri)]),
-                                progress=lambda e: None)
+            return client.train("sms_spam", [TrainingData(dataset_uri=uri)], progress=lambda e: None)
 
     def evaluate(uri):
         with AnalysisClient(address) as client:
-            return client.evaluate(analysis_pb2.EvaluateRequest(dataset_uri=uri, in_process=True,
-                                                                 model_uri="s3://x/onnx-model/m"),
+            return client.evaluate(dataset_uri=uri, in_process=True, model_uri="s3://x/onnx-model/m",
                                    progress=lambda e: None)
 
     def generate(uri):
-        request = generation_pb2.GenerateRequest(task="sms_spam", mode=generation_pb2.GENERATION_MODE_FEW_SHOT,
-                                                 rows_per_label=1, examples_uri=uri)
         with GenerationClient(address) as client:
-            return client.generate(request, progress=lambda e: None)
+            return client.generate("sms_spam", mode="few_shot", rows_per_label=1, examples_uri=uri,
+                                   progress=lambda e: None)
 
     def load(uri):
         with InferenceClient(address) as client:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import pytest
 
 from synthclf.analysis.metrics import evaluate_predictions
-from synthclf.clients import GenerationClient, InferenceClient, TrainingClient
+from synthclf.clients import GenerationClient, InferenceClient, TrainingClient, TrainingData
 from synthclf.core.artifacts import fetch, read_manifest
 from synthclf.core.catalog import get_task
 from synthclf.core.config import Settings
 from synthclf.core.schema import read_jsonl
 from synthclf.server import start_server
-from synthclf.v1 import training_pb2
 
 TASK = "sms_spam"
 
@@ -35,20 +34,22 @@ def service(tmp_path_factory):
 def real(service):
     """Real SMS spam: (train ref with 160 rows, test ref with 200 rows)."""
     with GenerationClient(service[0].address) as client:
-        return client.import_real_data(TASK, max_train_rows=160, max_test_rows=200, seed=0)
+        splits = client.import_real_data(TASK, max_train_rows=160, max_test_rows=200, seed=0)
+    return splits.train, splits.test
 
 
-def train_request(**fields) -> training_pb2.TrainRequest:
-    return training_pb2.TrainRequest(task=TASK, max_length=48, seed=0, **fields)
+def train_request(**fields) -> dict:
+    """Keyword arguments of TrainingClient.train."""
+    return {"task": TASK, "max_length": 48, "seed": 0, **fields}
 
 
 @pytest.fixture(scope="module")
 def trained(service, real):
     """Train on the 160 real rows (3 epochs); returns (request, model ref, progress events)."""
     events = []
-    request = train_request(data=[training_pb2.TrainingData(uri=real[0].uri)], epochs=3)
+    request = train_request(data=[TrainingData(dataset_uri=real[0].uri)], epochs=3)
     with TrainingClient(service[0].address) as client:
-        return request, client.train(request, progress=events.append), events
+        return request, client.train(**request, progress=events.append), events
 
 
 def test_progress_streams_steps_validation_and_eta(trained):
@@ -99,15 +100,15 @@ def test_exported_model_is_served_well_above_chance_with_int8_recorded(service, 
 def test_mixture_with_held_out_validation_records_requested_counts(service, real):
     address, settings = service[0].address, service[1]
     with GenerationClient(address) as client:
-        other_train, other_test = client.import_real_data(TASK, max_train_rows=100,
-                                                          max_test_rows=40, seed=1)
+        other = client.import_real_data(TASK, max_train_rows=100, max_test_rows=40, seed=1)
+    other_train, other_test = other.train, other.test
     request = train_request(
-        data=[training_pb2.TrainingData(uri=real[0].uri, count=40),
-              training_pb2.TrainingData(uri=other_train.uri, fraction=0.5)],
+        data=[TrainingData(dataset_uri=real[0].uri, count=40),
+              TrainingData(dataset_uri=other_train.uri, fraction=0.5)],
         validation_uri=other_test.uri, epochs=1,
     )
     with TrainingClient(address) as client:
-        model = client.train(request, progress=lambda e: None)
+        model = client.train(**request, progress=lambda e: None)
     stats = read_manifest(model.uri, settings).stats
     first, second = stats["inputs"]
     assert (first["count"], first["rows_drawn"]) == (40, 40)
@@ -121,4 +122,4 @@ def test_mixture_with_held_out_validation_records_requested_counts(service, real
 def test_same_request_returns_the_same_artifact(service, trained):
     request, model, _ = trained
     with TrainingClient(service[0].address) as client:
-        assert client.train(request, progress=lambda e: None) == model
+        assert client.train(**request, progress=lambda e: None) == model

@@ -86,9 +86,9 @@ def _rows(uri: str, settings: Settings) -> pd.DataFrame:
 
 
 def _import(client, task_yaml: str, path: Path, **kwargs):
-    task = client.publish_task(task_yaml, "task.yaml").task.uri
+    task = client.publish_task(task_yaml, source="task.yaml").task.uri
     upload = client.upload(path).upload.uri
-    return task, upload, client.import_user_data(task, upload, **kwargs)
+    return task, upload, client.import_real_data(task, upload_uri=upload, **kwargs)
 
 
 def test_csv_from_bbc_news_with_renamed_columns(client, service, tmp_path):
@@ -113,7 +113,7 @@ def test_csv_from_bbc_news_with_renamed_columns(client, service, tmp_path):
     assert spec.kind == "task" and spec.stats["drafted"] == ["context_prompt", "generation_prompt"]
     prompts = json.loads((fetch(task, settings).path / "prompts.json").read_text())
     assert prompts["per_label"]["sport"].startswith("Write a news article labelled 'sport': sports news")
-    again = client.import_user_data(task, upload, columns={"text": "article", "label": "topic"})
+    again = client.import_real_data(task, upload_uri=upload, columns={"text": "article", "label": "topic"})
     assert again.train.uri == response.train.uri  # idempotent
 
 
@@ -208,7 +208,7 @@ def test_bad_input_is_refused_and_nothing_is_published(client, service, tmp_path
     before = store.list("dataset/")
     upload = client.upload(tmp_path / name).upload.uri
     with pytest.raises(InvalidInput) as error:
-        client.import_user_data(task, upload, columns=columns)
+        client.import_real_data(task, upload_uri=upload, columns=columns)
     for words in expected:
         assert words in error.value.message, (case, error.value.message)
     assert store.list("dataset/") == before  # no dataset published
@@ -235,7 +235,7 @@ def test_bad_uploads_are_refused_before_anything_is_stored(client, service, tmp_
 def test_task_file_errors_name_the_field_and_the_line(client):
     broken = TINY_TASK.replace("name: neg", "name: Neg Label") + "max_words: 0\n"
     with pytest.raises(InvalidInput) as error:
-        client.publish_task(broken, "mine.yaml")
+        client.publish_task(broken, source="mine.yaml")
     assert "mine.yaml: line 4: labels.1.name" in error.value.message
     assert "mine.yaml: line 5: max_words" in error.value.message
 
@@ -264,7 +264,7 @@ def test_upload_import_and_refusal_on_s3(s3_endpoint, tmp_path):
             assert len(_rows(response.train.uri, settings)) + len(_rows(response.test.uri, settings)) == 20
             bad = client.upload(tmp_path / "bad.csv").upload.uri
             with pytest.raises(InvalidInput, match="'meh'"):
-                client.import_user_data(task, bad)
+                client.import_real_data(task, upload_uri=bad)
     finally:
         running.stop(grace_s=1)
     store = open_store(settings.artifact_store, settings)

@@ -141,7 +141,7 @@ def dataset_diversity(embeddings: np.ndarray, labels: Sequence[str], *, n_total:
     Raises:
         InvalidInput: ``labels`` and ``embeddings`` differ in length.
     """
-    labels = np.asarray(list(labels))
+    labels = np.asarray(list(labels))  # type: ignore[assignment]  # an array from here on (boolean masks)
     if len(labels) != len(embeddings):
         raise InvalidInput(f"{len(embeddings)} embeddings but {len(labels)} labels")
     return DiversityResult(

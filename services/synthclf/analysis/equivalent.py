@@ -26,7 +26,7 @@ from sklearn.isotonic import isotonic_regression
 from synthclf.core.errors import InvalidInput
 
 
-def fit_curve(per_label: Sequence[int], scores: Sequence[float]) -> np.ndarray:
+def fit_curve(per_label: Sequence[int], scores: Sequence[float] | np.ndarray) -> np.ndarray:
     """Non-decreasing least-squares fit of a learning curve (isotonic regression).
 
     Args:

@@ -105,7 +105,7 @@ class ServedPredictor:
                 :meth:`InferenceClient.predict`. SynthclfError: the service answered with
                 another version or label order (a bug in synthclf).
         """
-        response = self._client.predict(self.name, texts, version=self.model_version)
+        response = self._client.predict(self.name, texts, model_version=self.model_version)
         if response.model_version != self.model_version or list(response.labels) != self._labels:
             raise SynthclfError(f"the inference service answered a request for '{shown(self.name)}' version "
                                 f"{self.model_version} with version {response.model_version}")

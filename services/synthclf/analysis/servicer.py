@@ -1,6 +1,7 @@
 """Thin gRPC servicer of ``synthclf.v1.AnalysisService`` over :class:`AnalysisCore`.
 
-Each RPC decodes the request (proto3 zeros become the documented defaults), calls the core
+Each RPC decodes the request (proto3 zeros and unset ``optional`` fields become the documented
+defaults; an ``optional`` field set to 0, such as ``n_bootstrap``, is the value 0), calls the core
 and encodes the result; long jobs stream progress through :func:`stream_job`. Undefined
 statistics (None in the core) travel as NaN.
 """
@@ -67,9 +68,10 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         def job(progress):
             """The core call, reporting to ``progress``."""
             return self.core.evaluate(
-                request.model, request.dataset_uri, inference_address=request.inference_address,
+                request.model_name, request.dataset_uri, inference_address=request.inference_address,
                 batch_size=request.batch_size or 64, tags=dict(request.tags), model_uri=request.model_uri,
-                in_process=request.in_process, n_bootstrap=request.n_bootstrap or N_BOOTSTRAP,
+                in_process=request.in_process,
+                n_bootstrap=request.n_bootstrap if request.HasField("n_bootstrap") else N_BOOTSTRAP,
                 seed=request.seed, confidence=request.confidence or CONFIDENCE,
                 condition=condition_from_proto(request.condition), progress=progress)
 
@@ -118,7 +120,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         def job(progress):
             """The core call, reporting to ``progress``."""
             return self.core.instance_subjectivity(
-                evaluation_uri=request.evaluation_uri, model=request.model, model_uri=request.model_uri,
+                evaluation_uri=request.evaluation_uri, model=request.model_name, model_uri=request.model_uri,
                 in_process=request.in_process, dataset_uri=request.dataset_uri,
                 inference_address=request.inference_address, gammas=list(request.gammas),
                 min_instances=request.min_instances or MIN_INSTANCES, tags=dict(request.tags),
@@ -129,7 +131,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             ref, sweep = outcome
             fit = sweep.fit
             return pb.InstanceSubjectivityResponse(
-                subjectivity=ref_to_proto(ref),
+                instance_subjectivity=ref_to_proto(ref),
                 points=[pb.SweepPoint(gamma=p.gamma, accuracy=p.accuracy, n=p.n) for p in sweep.points],
                 slope=_num(fit.slope), intercept=_num(fit.intercept), r_squared=_num(fit.r_squared),
                 spearman_rho=_num(fit.spearman_rho), spearman_p=_num(fit.spearman_p),
@@ -163,7 +165,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
 
     def Verdict(self, request, context):
         """The task's learning curve, equivalents and verdict."""
-        ref, v = self.core.verdict(list(request.evaluation_uris), delta=request.delta or DELTA,
+        ref, v = self.core.verdict(list(request.evaluation_uris), delta=request.delta if request.HasField("delta") else DELTA,
                                    label_cost_usd=request.label_cost_usd or None,
                                    synthetic_datasets=dict(request.synthetic_datasets), seed=request.seed)
         return pb.VerdictResponse(verdict=ref_to_proto(ref), task=v.task, decision=v.decision, reason=v.reason,
@@ -179,8 +181,8 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             """The core call, reporting to ``progress``."""
             return make_report(
                 self.core.store, self.core.settings, request.title, list(request.evaluation_uris),
-                list(request.input_uris), usd_per_million_prompt_tokens=request.usd_per_million_prompt_tokens,
-                usd_per_million_completion_tokens=request.usd_per_million_completion_tokens, progress=progress)
+                list(request.input_uris), usd_per_million_prompt_tokens=request.price_prompt_per_mtok,
+                usd_per_million_completion_tokens=request.price_completion_per_mtok, progress=progress)
 
         def result(outcome):
             """Encode the job's outcome as the last response."""

@@ -90,7 +90,8 @@ def dataset_similarity(synthetic: np.ndarray, synthetic_labels: Sequence[str], r
     """
     if len(synthetic) == 0:
         raise InvalidInput("no synthetic texts to compare")
-    synthetic_labels, real_labels = np.asarray(list(synthetic_labels)), np.asarray(list(real_labels))
+    # The labels as arrays from here on (boolean masks below).
+    synthetic_labels, real_labels = np.asarray(list(synthetic_labels)), np.asarray(list(real_labels))  # type: ignore[assignment]
     if len(synthetic_labels) != len(synthetic) or len(real_labels) != len(real):
         raise InvalidInput("each embedding needs exactly one label")
     values = top_k_similarities(synthetic, real, k)

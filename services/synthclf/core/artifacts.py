@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
@@ -44,11 +44,16 @@ from synthclf.core.manifest import (
 from synthclf.core.store import ArtifactStore, LocalArtifactStore, open_store
 
 __all__ = [
-    "REQUIRED_FILES", "ArtifactRef", "LocalArtifact", "allowed_form", "atomic_folder", "fetch", "find",
+    "KINDS", "REQUIRED_FILES", "ArtifactRef", "LocalArtifact", "allowed_form", "atomic_folder", "fetch", "find",
     "job_id", "job_lock", "publish", "read_artifact_file", "read_manifest", "read_manifest_bytes",
     "resolve", "single_flight", "split_uri", "staging", "sweep_staging",
 ]
 log = logging.getLogger("synthclf.artifacts")
+#: Every artifact kind a synthclf service publishes (listed in ``synthclf.v1.ArtifactRef.kind``).
+KINDS: tuple[str, ...] = (
+    "dataset", "upload", "task", "model", "onnx-model", "evaluation", "diversity", "similarity",
+    "instance-subjectivity", "task-subjectivity", "projection", "verdict", "report",
+)
 #: Files every reader of a kind needs; a manifest of that kind without them is refused.
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "dataset": ("data.jsonl",),
@@ -77,6 +82,12 @@ class LocalArtifact:
     ref: ArtifactRef
     manifest: Manifest
     path: Path
+
+    @overload
+    def file(self, name: str, *, required: Literal[True] = ...) -> Path: ...
+
+    @overload
+    def file(self, name: str, *, required: bool) -> Path | None: ...
 
     def file(self, name: str, *, required: bool = True) -> Path | None:
         """Local path of the artifact file ``name`` (verified by :func:`fetch`).
@@ -137,7 +148,7 @@ def publish(
     Args:
         store: destination store.
         folder: local folder with the artifact's files (not modified).
-        kind: artifact kind (``dataset``, ``model``, ``onnx-model``, ``evaluation``, ``report``).
+        kind: artifact kind, one of :data:`KINDS`.
         artifact_id: id within the kind, usually :func:`job_id` of the job's parameters.
         service: producing service name.
         parameters: job parameters recorded in the manifest.
@@ -149,7 +160,10 @@ def publish(
 
     Raises:
         InvalidInput: ``folder`` holds no file.
+        ValueError: ``kind`` is not one of :data:`KINDS` (a bug in the caller).
     """
+    if kind not in KINDS:
+        raise ValueError(f"unknown artifact kind {kind!r}; the kinds are {', '.join(KINDS)}")
     files = describe_folder(folder)
     if not files:
         raise InvalidInput(f"refusing to publish empty artifact {kind}/{artifact_id}")

@@ -138,6 +138,16 @@ class Settings(BaseSettings):
         0, ge=0, description="ONNX Runtime threads per run (intra-op); 0: its default, one per "
         "core (an idle model then runs a lone request on every core)."
     )
+    inference_serve_int8: bool = Field(
+        True, description="Serve an export's dynamic-int8 copy (model.int8.onnx) on CPU when "
+        "its measured Macro-F1 change is within inference_int8_max_macro_f1_drop; false: "
+        "always the fp32 model.onnx."
+    )
+    inference_int8_max_macro_f1_drop: float = Field(
+        0.5, ge=0, le=100, description="Largest Macro-F1 drop, in points (0.5 = half a "
+        "percentage point), that the int8 copy may show on the model's validation set "
+        "(quantization.json) and still be served; unmeasured copies are never served."
+    )
     inference_prefer_gpu: bool = Field(
         True, description="Use ONNX Runtime's CUDAExecutionProvider when it really "
         "initialises; false: always CPUExecutionProvider."
@@ -279,7 +289,7 @@ class Settings(BaseSettings):
         if self.production:
             from synthclf.core.auth import read_token
 
-            token = read_token(self)
+            token = read_token(self) or ""  # None is refused above: production needs a token
             if len(token.encode("utf-8")) < MIN_PRODUCTION_TOKEN_BYTES:
                 raise InvalidInput(
                     f"SYNTHCLF_PRODUCTION is set but the bearer token has fewer than "

@@ -35,8 +35,8 @@ R = TypeVar("R")
 #: 64 MiB: prediction batches of long texts exceed gRPC's 4 MiB default.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Channel/server options of every synthclf server and client: the message size limits.
-MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+MESSAGE_SIZE_OPTIONS: list[tuple[str, object]] = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                                                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
 #: Longest status message answered, characters: details travel in the trailing metadata,
@@ -170,6 +170,10 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 class HealthReporter:
     """Publishes ``grpc.health.v1`` statuses from real readiness checks.
 
+    The checks (store round trips, start-up models) run in its own thread every
+    ``interval_s`` and on :meth:`refresh`; probes read the cached result (:meth:`ready`), so
+    a readiness probe costs nothing however often it comes.
+
     Args:
         servicer: the health servicer added to the server.
         checks: per service name (fully-qualified, e.g. ``synthclf.v1.TrainingService``) a
@@ -184,6 +188,12 @@ class HealthReporter:
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="health", daemon=True)
+        self._ready = False
+
+    def ready(self) -> bool:
+        """Overall readiness from the last :meth:`refresh` (False before the first one and
+        after :meth:`stop`); runs no check."""
+        return self._ready and not self._stop.is_set()
 
     def refresh(self) -> bool:
         """Run every check now and publish the results; returns overall readiness."""
@@ -202,6 +212,7 @@ class HealthReporter:
             health_pb2.HealthCheckResponse.SERVING if overall
             else health_pb2.HealthCheckResponse.NOT_SERVING,
         )
+        self._ready = overall
         return overall
 
     def start(self) -> None:

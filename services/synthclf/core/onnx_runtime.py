@@ -2,7 +2,8 @@
 
 The one home of ONNX Runtime inference: the inference service wraps :class:`OnnxClassifier`
 with its dynamic batcher and model repository, the analysis service runs it in process, and
-training reads its limits. The folder layout is the one the training service's ONNX export
+training's export runs its parity check and int8 measurement through it (same tokenization,
+padding and runs as the services). The folder layout is the one the training service's ONNX export
 writes (an ``onnx-model`` artifact). Texts are sorted by token length and cut into runs by a
 cost model (:func:`plan_runs`) so short texts are not padded to the longest one (on CPU,
 padding to the longest text of a batch wastes more than batching saves; measured in
@@ -39,14 +40,25 @@ DEFAULT_MAX_LENGTH = 128
 #: (AMD EPYC), ~1.8 ms per run against ~0.16 ms per padded token. Each loaded model measures
 #: its own (:meth:`OnnxClassifier.measure_run_overhead`).
 RUN_OVERHEAD_TOKENS = 11
-#: Bounds of a measured run overhead, token-equivalents.
-OVERHEAD_BOUNDS = (1.0, 4096.0)
+#: Bounds of a measured run overhead, token-equivalents. The floor guards against timings
+#: disturbed by other processes: on a loaded 2-vCPU machine single measurements of the int8
+#: MiniLM ranged 1–46 (median ≈ 15), and an estimate near 1 made the planner cut batches of
+#: 16–30 texts into runs of 1.6 texts (benchmarks/README.md, "Development runs").
+OVERHEAD_BOUNDS = (8.0, 4096.0)
 #: Most padded tokens per run: beyond ~2048 the CPU cost per token rises (cache misses).
 MAX_TOKENS_PER_RUN = 2048
 #: ONNX IR version of the CUDA probe graph (IR 8 = opset 17's release, readable by any ORT).
 PROBE_IR_VERSION = 8
 #: Largest truncation length accepted from ``parity.json`` when the tokenizer states none.
 MAX_LENGTH_LIMIT = 8192
+#: ONNX Runtime session config entries of every classifier. Idle intra-op threads sleep
+#: instead of spinning: on a CPU shared with gRPC handler threads (or other processes)
+#: spinning halved throughput (benchmarks/README.md).
+SESSION_CONFIG = {"session.intra_op.allow_spinning": "0"}
+#: The fp32 graph of an export (always present).
+FP32_GRAPH = "model.onnx"
+#: The dynamic-int8 copy an export writes on request, beside the fp32 graph.
+INT8_GRAPH = "model.int8.onnx"
 
 
 def _cuda_library_error() -> str | None:
@@ -198,6 +210,7 @@ class OnnxClassifier:
 
     Attributes:
         folder: the model folder.
+        graph: the graph file run, :data:`FP32_GRAPH` or :data:`INT8_GRAPH`.
         labels: label names in logit order (from ``labels.json``).
         execution_provider: the provider the session actually runs on
             (``session.get_providers()[0]``).
@@ -214,8 +227,9 @@ class OnnxClassifier:
         max_batch_size: int = MAX_SUB_BATCH,
         intra_op_threads: int = 0,
         settings: Settings | None = None,
+        graph: str = FP32_GRAPH,
     ):
-        """Load ``model.onnx``, the tokenizer and ``labels.json`` from ``folder``; check them.
+        """Load ``graph`` (``model.onnx``), the tokenizer and ``labels.json`` from ``folder``.
 
         One warm-up text is run, so a graph that fails, outputs NaN or infinite logits, or
         whose output width does not match the labels is refused here rather than on the first
@@ -228,19 +242,24 @@ class OnnxClassifier:
             max_batch_size: most texts per run in :meth:`predict_batch` (≥ 1).
             intra_op_threads: ONNX Runtime threads per run; 0: its default (one per core).
             settings: the label limits and ``max_tokenized_chars``; None: from the environment.
+            graph: file name of the graph in ``folder``: :data:`FP32_GRAPH` or the int8 copy
+                :data:`INT8_GRAPH`.
 
         Raises:
-            IntegrityError: ``model.onnx`` or ``labels.json`` is missing or unreadable, the
+            IntegrityError: the graph or ``labels.json`` is missing or unreadable, the
                 graph expects inputs the tokenizer does not produce, the number of labels
                 differs from the width of the ``logits`` output, ``max_length`` exceeds the
                 tokenizer's, or the warm-up run fails or gives non-finite logits.
             InvalidInput: labels.json has duplicate labels, too many, or too long ones.
         """
         self.folder = Path(folder)
+        if graph not in (FP32_GRAPH, INT8_GRAPH):
+            raise InvalidInput(f"graph must be {FP32_GRAPH} or {INT8_GRAPH}, got {str(graph)[:64]}")
+        self.graph = graph
         self.max_batch_size = max(1, max_batch_size)
         settings = settings or get_settings()
         self.max_chars = settings.max_tokenized_chars
-        onnx_path, labels_path = self.folder / "model.onnx", self.folder / "labels.json"
+        onnx_path, labels_path = self.folder / graph, self.folder / "labels.json"
         for path in (onnx_path, labels_path):
             if not path.is_file():
                 raise IntegrityError(f"the model folder lacks {path.name}")
@@ -262,9 +281,8 @@ class OnnxClassifier:
             raise IntegrityError(f"max_length {self.max_length} exceeds the tokenizer's "
                                  f"model_max_length {stated}")
         options = ort.SessionOptions()
-        # Idle intra-op threads sleep instead of spinning: on a CPU shared with gRPC handler
-        # threads (or other processes) spinning halved throughput (benchmarks/README.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        for key, value in SESSION_CONFIG.items():
+            options.add_session_config_entry(key, value)
         options.intra_op_num_threads = max(0, intra_op_threads)
         try:
             self.session = ort.InferenceSession(
@@ -272,15 +290,15 @@ class OnnxClassifier:
             )
         except Exception as exc:  # onnxruntime's InvalidProtobuf/Fail are not exported types
             logger.warning("cannot load %s: %s", onnx_path, exc)
-            raise IntegrityError("model.onnx is not an ONNX model ONNX Runtime can load") from exc
+            raise IntegrityError(f"{graph} is not an ONNX model ONNX Runtime can load") from exc
         self.execution_provider: str = self.session.get_providers()[0]
         self.input_names = [i.name for i in self.session.get_inputs()]
         missing = set(self.input_names) - set(self.tokenizer(["a"]).keys())
         if missing:
-            raise IntegrityError(f"model.onnx expects inputs {sorted(missing)[:8]} that the "
+            raise IntegrityError(f"{graph} expects inputs {sorted(missing)[:8]} that the "
                                  "folder's tokenizer does not produce")
         if "logits" not in {o.name for o in self.session.get_outputs()}:
-            raise IntegrityError("model.onnx has no 'logits' output (not a classifier export)")
+            raise IntegrityError(f"{graph} has no 'logits' output (not a classifier export)")
         pad_id = self.tokenizer.pad_token_id or 0
         self._pad = np.array([pad_id if n == "input_ids" else 0 for n in self.input_names],
                              dtype=np.int64)
@@ -304,14 +322,14 @@ class OnnxClassifier:
         except SynthclfError:
             raise
         except Exception as exc:  # onnxruntime's Fail/RuntimeException are not exported types
-            logger.warning("warm-up run of %s failed: %s", self.folder / "model.onnx", exc)
-            raise IntegrityError("model.onnx fails to run on a warm-up text (ONNX Runtime "
+            logger.warning("warm-up run of %s failed: %s", self.folder / self.graph, exc)
+            raise IntegrityError(f"{self.graph} fails to run on a warm-up text (ONNX Runtime "
                                  "error; the server log has it)") from exc
         if not np.isfinite(probabilities).all():
-            raise IntegrityError("model.onnx outputs non-finite logits (NaN or infinity) on a "
+            raise IntegrityError(f"{self.graph} outputs non-finite logits (NaN or infinity) on a "
                                  "warm-up text")
 
-    def measure_run_overhead(self, tokens: int = 16, texts: int = 8, repeats: int = 3) -> float:
+    def measure_run_overhead(self, tokens: int = 16, texts: int = 8, repeats: int = 5) -> float:
         """Fixed cost of one run in token-equivalents, for :func:`plan_runs`.
 
         Times runs of 1 and of ``texts`` texts of ``tokens`` tokens (best of ``repeats``, so
@@ -355,6 +373,49 @@ class OnnxClassifier:
         return [np.array([column[i] for column in columns], dtype=np.int64)
                 for i in range(len(texts))]
 
+    def feed(self, rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph's inputs for one run: encoded texts padded to the longest of them.
+
+        Args:
+            rows: arrays from :meth:`encode` (at least one).
+
+        Returns:
+            Per input name an int64 array [len(rows), longest], padded with the tokenizer's
+            pad id (``input_ids``) or 0, on the tokenizer's padding side.
+        """
+        width = max(row.shape[1] for row in rows)
+        feed = np.empty((len(self.input_names), len(rows), width), dtype=np.int64)
+        feed[:] = self._pad[:, None, None]
+        for j, row in enumerate(rows):
+            if self._left:
+                feed[:, j, width - row.shape[1]:] = row
+            else:
+                feed[:, j, : row.shape[1]] = row
+        return dict(zip(self.input_names, feed))
+
+    def logits(self, rows: list[np.ndarray]) -> np.ndarray:
+        """One ONNX Runtime run over encoded texts (:meth:`feed`): float32 logits.
+
+        Args:
+            rows: arrays from :meth:`encode` (at least one).
+
+        Returns:
+            float32 [len(rows), len(labels)] logits, in ``rows`` order.
+
+        Raises:
+            IntegrityError: the model's output is not [len(rows), len(labels)].
+        """
+        logits = self.session.run(["logits"], self.feed(rows))[0]
+        if logits.ndim != 2 or logits.shape[0] != len(rows):
+            raise IntegrityError(f"{self.graph} outputs logits of shape {list(logits.shape)[:4]}, "
+                                 f"not [{len(rows)}, {len(self.labels)}]")
+        if logits.shape[-1] != len(self.labels):
+            raise IntegrityError(
+                f"labels.json has {len(self.labels)} labels but the model outputs "
+                f"{logits.shape[-1]} logits"
+            )
+        return logits.astype(np.float32, copy=False)
+
     def run(self, rows: list[np.ndarray]) -> np.ndarray:
         """One ONNX Runtime run over encoded texts, padded to the longest of them.
 
@@ -367,24 +428,7 @@ class OnnxClassifier:
         Raises:
             IntegrityError: the model's output width differs from the number of labels.
         """
-        width = max(row.shape[1] for row in rows)
-        feed = np.empty((len(self.input_names), len(rows), width), dtype=np.int64)
-        feed[:] = self._pad[:, None, None]
-        for j, row in enumerate(rows):
-            if self._left:
-                feed[:, j, width - row.shape[1]:] = row
-            else:
-                feed[:, j, : row.shape[1]] = row
-        logits = self.session.run(["logits"], dict(zip(self.input_names, feed)))[0]
-        if logits.ndim != 2 or logits.shape[0] != len(rows):
-            raise IntegrityError(f"model.onnx outputs logits of shape {list(logits.shape)[:4]}, "
-                                 f"not [{len(rows)}, {len(self.labels)}]")
-        if logits.shape[-1] != len(self.labels):
-            raise IntegrityError(
-                f"labels.json has {len(self.labels)} labels but the model outputs "
-                f"{logits.shape[-1]} logits"
-            )
-        return _softmax(logits.astype(np.float32))
+        return _softmax(self.logits(rows))
 
     def plan(self, lengths: np.ndarray, max_batch_size: int | None = None) -> list[np.ndarray]:
         """:func:`plan_runs` with this model's run overhead (CPU or GPU)."""
@@ -403,6 +447,15 @@ class OnnxClassifier:
         Raises:
             InvalidInput: ``texts`` is empty or holds a non-string.
         """
+        return _softmax(self.predict_logits(texts))
+
+    def predict_logits(self, texts: list[str]) -> np.ndarray:
+        """Logits for each text, float32 [len(texts), len(labels)], rows in input order
+        (as :meth:`predict_batch`, before the softmax; training's int8 measurement uses it).
+
+        Raises:
+            InvalidInput: ``texts`` is empty or holds a non-string.
+        """
         if not texts:
             raise InvalidInput("predict_batch needs at least one text")
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
@@ -411,5 +464,5 @@ class OnnxClassifier:
         rows = self.encode(texts)
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         for run in self.plan(np.array([row.shape[1] for row in rows])):
-            out[run] = self.run([rows[i] for i in run])
+            out[run] = self.logits([rows[i] for i in run])
         return out

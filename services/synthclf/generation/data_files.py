@@ -45,8 +45,8 @@ class Source:
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
+    while (parent := exc.__cause__ or exc.__context__) is not None:
+        exc = parent
     return exc
 
 

@@ -241,9 +241,11 @@ class LLMClient:
             LLMUnavailable, LLMRateLimited, LLMRequestRejected: see the class docstring.
         """
         with self._translated_errors():
-            response = self._client.chat.completions.create(
+            # Plain role/content dicts and an optional response_format: the SDK's overloads want
+            # its TypedDicts and a literal stream flag.
+            response = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stop=list(stop) if stop else None,

@@ -170,6 +170,7 @@ class RequestRunner:
             "temperature": request.temperature,
             "stop": list(request.stop) if request.stop else None,
         }
+        sent: str | list[dict[str, str]]
         if request.style is PromptStyle.COMPLETION:
             endpoint, sent = "completions", request.prompt or ""
         else:

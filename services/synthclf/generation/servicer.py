@@ -30,7 +30,8 @@ def _optional(request: pb.GenerateRequest, name: str):
 
 
 def spec_from_proto(request: pb.GenerateRequest) -> GenerationSpec:
-    """Decode a GenerateRequest; zero values (and unset optional fields) mean "use the documented default".
+    """Decode a GenerateRequest; zero plain fields and unset optional ones mean "use the documented default"
+    (an optional field such as ``temperature`` set to 0 is the value 0: greedy decoding).
 
     Raises:
         InvalidInput: a field is out of range (see :class:`GenerationSpec`).
@@ -42,7 +43,7 @@ def spec_from_proto(request: pb.GenerateRequest) -> GenerationSpec:
         "prompt_style": _STYLES.get(request.prompt_style),
         "model": request.model or None,
         "examples_per_request": request.examples_per_request or None,
-        "temperature": round(request.temperature, 6) or None,
+        "temperature": None if not request.HasField("temperature") else round(request.temperature, 6),
         "max_words": request.max_words or None,
         "diversity_every": request.diversity_every or None,
         "seed": request.seed or None,
@@ -118,5 +119,5 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 
     def Download(self, request, context):
         """Stream a dataset artifact's data.jsonl in chunks."""
-        for chunk in self.core.download(request.uri):
+        for chunk in self.core.download(request.dataset_uri):
             yield pb.DownloadResponse(chunk=chunk)

@@ -34,6 +34,8 @@ from synthclf.core.errors import DeadlineExceeded, InvalidInput, NotReady, Resou
 
 log = logging.getLogger("synthclf.inference.batcher")
 
+#: Seconds the batcher remembers answered batches for its estimate of the active callers.
+ANSWERED_MEMORY_S = 1.0
 #: Runs one batch: encoded texts (int [inputs, tokens] each) → float32 [n, labels].
 RunFn = Callable[[list[np.ndarray]], np.ndarray]
 #: Cuts a batch into runs: tokens per text [n], most texts per run → row indices per run.
@@ -98,10 +100,12 @@ class DynamicBatcher:
         self._queued_texts = 0
         self._cond = threading.Condition()
         self._closing = False
+        # Shared state below is read and written only with ``self._cond`` held.
         self._running = 0  # batches running (worker threads and callers' own runs)
         self._running_texts = 0
-        self._recent_load = 0
+        self._recent_load = 0  # callers active when the last batch ended (see _finished)
         self._last_end = 0.0
+        self._answered: collections.deque[tuple[float, int]] = collections.deque()
         self._threads = [threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
                          for _ in range(instances)]
         for thread in self._threads:
@@ -110,7 +114,8 @@ class DynamicBatcher:
     @property
     def queued_texts(self) -> int:
         """Texts waiting in the queue now (not counting the batch being run)."""
-        return self._queued_texts
+        with self._cond:
+            return self._queued_texts
 
     def submit(self, rows: Sequence[np.ndarray], deadline: float | None = None) -> Future:
         """Queue encoded texts; the future's result is float32 [len(rows), labels].
@@ -185,10 +190,11 @@ class DynamicBatcher:
                 return None
             self._started(len(rows))
         request = _Request(rows, deadline, time.monotonic())
+        started = time.monotonic()
         try:
             self._execute([request])
         finally:
-            self._finished(len(rows))
+            self._finished(len(rows), started)
         return request
 
     def _check_admissible(self, rows: Sequence[np.ndarray]) -> None:
@@ -203,11 +209,23 @@ class DynamicBatcher:
         self._running += 1
         self._running_texts += texts
 
-    def _finished(self, texts: int) -> None:
-        """Count a batch as done and wake a worker waiting for a free instance."""
+    def _finished(self, texts: int, started: float) -> None:
+        """Count a batch as done, estimate the active callers, wake waiting workers.
+
+        The callers active now are those waiting, those of batches still running, and those
+        answered while this batch ran (closed-loop callers send again within a round trip):
+        ``_recent_load``, the size the next batches wait for while the model is busy.
+        """
         with self._cond:
+            now = time.monotonic()
             self._running -= 1
             self._running_texts -= texts
+            self._answered.append((now, texts))
+            while self._answered and self._answered[0][0] < now - ANSWERED_MEMORY_S:
+                self._answered.popleft()
+            self._last_end = now
+            self._recent_load = (self._queued_texts + self._running_texts
+                                 + sum(n for end, n in self._answered if end >= started))
             self._cond.notify_all()
 
     def _withdraw(self, request: _Request) -> None:
@@ -245,10 +263,11 @@ class DynamicBatcher:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
+            started = time.monotonic()
             try:
                 self._execute(batch)
             finally:
-                self._finished(sum(len(r.rows) for r in batch))
+                self._finished(sum(len(r.rows) for r in batch), started)
 
     def _take(self) -> list[_Request] | None:
         """Wait for work and a free instance, form the next batch (None: closed and drained).
@@ -312,10 +331,6 @@ class DynamicBatcher:
             for request in live:
                 if not request.future.done():
                     request.future.set_exception(exc)
-        self._last_end = time.monotonic()
-        # Callers active now: those just answered (likely to send again), those waiting and
-        # those of batches still running.
-        self._recent_load = self._queued_texts + self._running_texts
         if log.isEnabledFor(logging.DEBUG) and owners:
             self._log_batch(batch, owners, runs, started)
 

@@ -46,7 +46,9 @@ class OipServicer(grpc_predict_v2_pb2_grpc.GRPCInferenceServiceServicer):
 
     Args:
         core: the inference core shared with ``synthclf.v1.InferenceService``.
-        ready: returns whether every hosted service's readiness check passes (ServerReady).
+        ready: returns whether every hosted service's readiness check passed when last run
+            (ServerReady; a cached value, e.g. :meth:`HealthReporter.ready`, so a probe runs
+            no store round trip).
     """
 
     def __init__(self, core: InferenceCore, ready: Callable[[], bool]):
@@ -58,7 +60,8 @@ class OipServicer(grpc_predict_v2_pb2_grpc.GRPCInferenceServiceServicer):
         return oip.ServerLiveResponse(live=True)
 
     def ServerReady(self, request, context):
-        """Ready when every hosted service's readiness check passes (store reachable, …)."""
+        """Ready when every hosted service's readiness check passed when last run (store
+        reachable, start-up models loaded); answered from the cached result."""
         return oip.ServerReadyResponse(ready=self.ready())
 
     def ModelReady(self, request, context):

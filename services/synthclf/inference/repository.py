@@ -20,12 +20,19 @@ from dataclasses import dataclass, field
 
 from synthclf.core.artifacts import ArtifactRef
 from synthclf.core.config import Settings
-from synthclf.core.errors import InvalidInput, NotFound, ResourceExhausted, SynthclfError
+from synthclf.core.errors import (
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    ResourceExhausted,
+    SynthclfError,
+)
 from synthclf.core.inputs import fetch_kind
 from synthclf.core.limits import check_at_most, check_model_name, shown
-from synthclf.core.onnx_runtime import CUDA, OnnxClassifier, select_providers
+from synthclf.core.onnx_runtime import CUDA, FP32_GRAPH, OnnxClassifier, select_providers
 from synthclf.core.store import open_store
 from synthclf.inference.batcher import DynamicBatcher
+from synthclf.inference.precision import GraphChoice, choose_graph
 
 log = logging.getLogger("synthclf.inference")
 #: Artifact kind the repository serves.
@@ -54,6 +61,8 @@ class LoadedModel:
         artifact: the onnx-model artifact it came from.
         classifier: the ONNX Runtime session, tokenizer and labels.
         loaded_at: when it was loaded, Unix seconds.
+        graph_bytes: size of the served graph file, bytes.
+        choice: which graph is served (fp32 ``model.onnx`` or ``model.int8.onnx``) and why.
     """
 
     name: str
@@ -62,6 +71,12 @@ class LoadedModel:
     classifier: OnnxClassifier
     loaded_at: float
     graph_bytes: int = 0
+    choice: GraphChoice = GraphChoice(FP32_GRAPH, "")
+
+    @property
+    def graph(self) -> str:
+        """The graph file served: ``model.onnx`` (fp32) or ``model.int8.onnx``."""
+        return self.classifier.graph
 
     @property
     def labels(self) -> list[str]:
@@ -144,25 +159,49 @@ class ModelRepository:
             if newest is not None and newest.artifact.id == artifact.ref.id:
                 log.info("model '%s' version %d already serves %s", name, newest.version, uri)
                 return newest
-            graph_bytes = sum(e.size for e in artifact.manifest.files if e.path == "model.onnx")
-            self._check_capacity(graph_bytes)
             providers = select_providers(self.settings.inference_prefer_gpu)
-            try:
-                classifier = OnnxClassifier(
-                    artifact.path, providers=providers,
-                    max_batch_size=self.settings.inference_max_batch_size,
-                    intra_op_threads=self.settings.inference_intra_op_threads,
-                    settings=self.settings)
-            except SynthclfError as exc:
-                raise type(exc)(f"onnx-model {shown(uri, 200)}: {exc.message}") from exc
+            choice = choose_graph(artifact, self.settings, providers[0])
+            graph_bytes = sum(e.size for e in artifact.manifest.files if e.path == choice.graph)
+            self._check_capacity(graph_bytes)
+            classifier, choice = self._open(artifact, uri, providers, choice)
             with self._lock:
                 version = self._last_version.get(name, 0) + 1
                 self._last_version[name] = version
-                model = LoadedModel(name, version, artifact.ref, classifier, time.time(), graph_bytes)
+                model = LoadedModel(name, version, artifact.ref, classifier, time.time(),
+                                    graph_bytes, choice)
                 self._live.setdefault(name, {})[version] = LiveVersion(model, self._make_batcher(model))
-        log.info("loaded model '%s' version %d from %s on %s (labels: %s; max_length %d)", name,
-                 version, uri, model.execution_provider, ", ".join(model.labels), model.max_length)
+        log.info("loaded model '%s' version %d from %s on %s (labels: %s; max_length %d); serving "
+                 "%s: %s", name, version, uri, model.execution_provider, ", ".join(model.labels),
+                 model.max_length, model.graph, choice.reason)
         return model
+
+    def _open(self, artifact, uri: str, providers: list[str],
+              choice: GraphChoice) -> tuple[OnnxClassifier, GraphChoice]:
+        """Open the chosen graph; an int8 copy that cannot be opened falls back to fp32.
+
+        Raises:
+            IntegrityError, InvalidInput: the fp32 graph (or the folder) is unusable; the
+                message names the artifact.
+        """
+        def open_graph(graph: str) -> OnnxClassifier:
+            return OnnxClassifier(
+                artifact.path, providers=providers,
+                max_batch_size=self.settings.inference_max_batch_size,
+                intra_op_threads=self.settings.inference_intra_op_threads,
+                settings=self.settings, graph=graph)
+
+        try:
+            if choice.graph != FP32_GRAPH:
+                try:
+                    return open_graph(choice.graph), choice
+                except IntegrityError as exc:
+                    log.warning("onnx-model %s: %s cannot be served (%s); serving fp32",
+                                shown(uri, 200), choice.graph, exc.message)
+                    choice = GraphChoice(FP32_GRAPH, f"the int8 copy failed to load ({exc.message})",
+                                         choice.macro_f1_delta)
+            return open_graph(FP32_GRAPH), choice
+        except SynthclfError as exc:
+            raise type(exc)(f"onnx-model {shown(uri, 200)}: {exc.message}") from exc
 
     def _check_capacity(self, graph_bytes: int) -> None:
         """Refuse a load beyond the loaded-models limits (caller holds the load lock).

@@ -23,7 +23,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
 
     def Predict(self, request, context):
         """Classify a batch of texts; the call's deadline bounds the time queued."""
-        result = self.core.predict(request.model, list(request.texts), request.version,
+        result = self.core.predict(request.model_name, list(request.texts), request.model_version,
                                    timeout_s=time_remaining_s(context))
         return pb.PredictResponse(
             labels=result.labels, model_version=result.model.version,
@@ -37,13 +37,13 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
 
     def LoadModel(self, request, context):
         """Load an onnx-model artifact as a new version of a name."""
-        return pb.LoadModelResponse(model=model_info(self.core.load(request.name, request.uri)))
+        return pb.LoadModelResponse(model=model_info(self.core.load(request.model_name, request.model_uri)))
 
     def UnloadModel(self, request, context):
         """Unload one version, or every version, of a name."""
-        unloaded = self.core.unload(request.name, request.version)
+        unloaded = self.core.unload(request.model_name, request.model_version)
         return pb.UnloadModelResponse(unloaded=[model_info(m) for m in unloaded])
 
     def GetModelMetadata(self, request, context):
         """Metadata of one live version (0: newest)."""
-        return pb.GetModelMetadataResponse(model=model_info(self.core.get(request.name, request.version)))
+        return pb.GetModelMetadataResponse(model=model_info(self.core.get(request.model_name, request.model_version)))

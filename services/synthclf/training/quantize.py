@@ -2,7 +2,7 @@
 
 ``onnxruntime.quantization.quantize_dynamic`` stores the weights of MatMul/Gemm nodes as
 int8 and quantizes activations on the fly; on this CPU it is ≈1.2× faster than fp32 with
-~3e-3 logit change (design.md). Whether that change moves predictions depends on the model
+~3e-3 logit change (benchmarks/README.md). Whether that change moves predictions depends on the model
 and data, so it is measured, never assumed: fp32 and int8 graphs classify the same labelled
 texts (the model's validation set) and the accuracy and Macro-F1 deltas are recorded.
 """
@@ -14,16 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+from onnx import TensorProto
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from synthclf.core.onnx_runtime import CPU, INT8_GRAPH, OnnxClassifier
 from synthclf.core.scoring import macro_f1_accuracy
 
 logger = logging.getLogger("synthclf.training")
 
-INT8_FILE = "model.int8.onnx"
-#: Texts per onnxruntime run when measuring (texts sorted by length, padded per batch).
-EVAL_BATCH_SIZE = 32
+INT8_FILE = INT8_GRAPH
 
 
 @dataclass
@@ -63,33 +62,19 @@ class QuantizationResult:
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
-    """Write a dynamic-int8 copy of ``fp32_path`` (int8 weights, per-tensor) to ``int8_path``."""
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    """Write a dynamic-int8 copy of ``fp32_path`` (int8 weights, per-tensor) to ``int8_path``.
 
-
-def onnx_logits(session: ort.InferenceSession, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
-    """Logits of an ONNX classifier, float32 [len(texts), labels], in input order.
-
-    Texts are sorted by length and padded per batch of :data:`EVAL_BATCH_SIZE`.
+    The graph may hold ONNX Runtime's fused contrib operators (``Attention`` becomes
+    ``QAttention``); ONNX shape inference knows no types for their outputs, so float is
+    declared the default tensor type.
     """
-    names = [i.name for i in session.get_inputs()]
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    out: np.ndarray | None = None
-    for start in range(0, len(order), EVAL_BATCH_SIZE):
-        rows = order[start : start + EVAL_BATCH_SIZE]
-        enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                        max_length=max_length, return_tensors="np")
-        (logits,) = session.run(["logits"], {n: enc[n].astype(np.int64) for n in names})
-        if out is None:
-            out = np.empty((len(texts), logits.shape[1]), dtype=np.float32)
-        out[rows] = logits
-    return out
+    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})
 
 
 def measure_int8(
     fp32_path: Path,
     int8_path: Path,
-    tokenizer,
     texts: list[str],
     labels: list[str],
     label_names: list[str],
@@ -97,10 +82,12 @@ def measure_int8(
 ) -> QuantizationResult:
     """Classify labelled texts with both graphs (CPU provider) and compare.
 
+    Both graphs are run as the services run them (:class:`OnnxClassifier`: the folder's
+    tokenizer, texts cut into runs by length).
+
     Args:
-        fp32_path: ``model.onnx``.
-        int8_path: ``model.int8.onnx``.
-        tokenizer: the model's tokenizer.
+        fp32_path: ``model.onnx``, in a folder with the tokenizer files and labels.json.
+        int8_path: ``model.int8.onnx``, beside it.
         texts: n labelled texts (may be empty: only sizes are recorded).
         labels: n gold label names.
         label_names: all label names in logit order (Macro-F1 averages over all of them).
@@ -116,11 +103,9 @@ def measure_int8(
         return result
     index = {name: i for i, name in enumerate(label_names)}
     gold = np.array([index[x] for x in labels])
-    providers = ["CPUExecutionProvider"]
-    fp32 = onnx_logits(ort.InferenceSession(str(fp32_path), providers=providers), tokenizer,
-                       texts, max_length)
-    int8 = onnx_logits(ort.InferenceSession(str(int8_path), providers=providers), tokenizer,
-                       texts, max_length)
+    fp32, int8 = (OnnxClassifier(Path(path).parent, providers=[CPU], max_length=max_length,
+                                 graph=Path(path).name).predict_logits(texts)
+                  for path in (fp32_path, int8_path))
     every = list(range(len(label_names)))
     scores = {}
     for name, logits in (("fp32", fp32), ("int8", int8)):

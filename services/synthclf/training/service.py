@@ -88,7 +88,8 @@ class TrainingCore:
                 checked after each dataset, so a request naming one URI 10 000 times fails
                 before the machine fills up).
         """
-        inputs, rows = [], 0
+        inputs: list[tuple[TrainingData, pd.DataFrame, str]] = []
+        rows = 0
         for item in data:
             frame, source = self._read_dataset(item.uri)
             rows += item.rows_wanted(len(frame))

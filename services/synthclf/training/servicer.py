@@ -43,7 +43,7 @@ def data_from_proto(request: pb.TrainRequest) -> list[TrainingData]:
     Raises:
         InvalidInput: more than one amount given, or one out of range.
     """
-    return [validated(TrainingData, "training data", {"uri": d.uri, "count": d.count,
+    return [validated(TrainingData, "training data", {"uri": d.dataset_uri, "count": d.count,
                                                        "fraction": _float32(d.fraction),
                                                        "count_per_label": d.count_per_label})
             for d in request.data]

@@ -69,7 +69,7 @@ def test_served_predictor_pins_the_version_it_opened(settings, folders):
                 newer = OnnxClassifier(folders[1], settings=settings).predict_batch(TEXTS)
                 assert not np.allclose(newer, expected, atol=1e-3)  # the two versions are told apart
                 np.testing.assert_allclose(predictor.predict_proba(TEXTS), expected, atol=1e-5)
-                client.unload_model("sms", 1)
+                client.unload_model("sms", model_version=1)
                 with pytest.raises(NotFound):  # never silently the new version
                     predictor.predict_proba(TEXTS)
             finally:

@@ -63,3 +63,9 @@ def test_every_field_is_decoded() -> None:
 def test_out_of_range_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="copy_threshold"):
         spec_from_proto(pb.GenerateRequest(task="t", mode=1, rows_per_label=1, copy_threshold=1.5))
+
+
+def test_temperature_zero_is_greedy_decoding_and_unset_is_the_default() -> None:
+    zero = spec_from_proto(pb.GenerateRequest(task="t", mode=1, rows_per_label=1, temperature=0.0))
+    assert zero.temperature == 0.0
+    assert spec_from_proto(pb.GenerateRequest(task="t", mode=1, rows_per_label=1)).temperature == 0.9

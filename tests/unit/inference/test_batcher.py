@@ -223,3 +223,66 @@ def test_instances_run_batches_side_by_side():
         model.gate.set()
         batcher.close()
     assert not batcher.workers_alive
+
+
+class LockCheckedBatcher(DynamicBatcher):
+    """Records every write of the batcher's shared state made without holding its lock."""
+
+    SHARED = frozenset({"_running", "_running_texts", "_recent_load", "_last_end",
+                        "_queued_texts", "_closing"})
+
+    def __setattr__(self, name, value):
+        if name in self.SHARED and "_threads" in self.__dict__ and not self._cond._is_owned():
+            self.__dict__.setdefault("unlocked_writes", []).append(name)
+        super().__setattr__(name, value)
+
+
+def test_shared_state_is_written_only_under_the_lock():
+    model = FakeModel(seconds=0.002)
+    batcher = LockCheckedBatcher(model.run, max_batch_size=4, max_queue_delay_s=0.005,
+                                 instances=2)
+
+    def caller(i: int) -> None:
+        for k in range(5):
+            batcher.predict([row(10 * i + k)], timeout_s=5)
+
+    try:
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    finally:
+        batcher.close()
+    assert sum(len(r) for r in model.runs) == 30
+    assert batcher.__dict__.get("unlocked_writes", []) == []
+
+
+def closed_loop_runs(callers: int, instances: int = 1) -> list[int]:
+    """Texts per run when ``callers`` closed-loop callers send 6 one-text requests each
+    (each run takes 20 ms)."""
+    model = FakeModel(seconds=0.02)
+    batcher = DynamicBatcher(model.run, max_batch_size=32, max_queue_delay_s=0.1,
+                             instances=instances)
+
+    def caller(i: int) -> None:
+        for k in range(6):
+            batcher.predict([row(100 * i + k)], timeout_s=10)
+
+    try:
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+    finally:
+        batcher.close()
+    return [len(r) for r in model.runs]
+
+
+def test_batches_grow_with_the_number_of_callers():
+    few, many = closed_loop_runs(2), closed_loop_runs(12)
+    assert sum(few) == 12 and sum(many) == 72
+    assert max(few) <= 2
+    # After the first run the worker waits for the callers it just answered: runs of ~12.
+    assert np.median(many) >= 8

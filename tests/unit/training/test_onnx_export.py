@@ -8,7 +8,7 @@ import onnx
 import pytest
 import torch
 from classifiers import minilm_classifier
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
 from synthclf.core.errors import IntegrityError, InvalidInput
 from synthclf.training import onnx_export
@@ -63,10 +63,9 @@ def test_graph_inputs_follow_the_tokenizer_with_dynamic_axes(exported):
 
 def test_perturbed_model_fails_parity(model_dir, exported):
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     with torch.no_grad():
         model.classifier.weight.add_(0.05 * torch.randn_like(model.classifier.weight))
-    max_diff, _ = check_parity(model, exported.onnx_path, tokenizer, SAMPLES, 1e-4, 32)
+    max_diff, _ = check_parity(model, exported.onnx_path, SAMPLES, 1e-4, 32)
     assert max_diff > 1e-4
 
 
@@ -108,7 +107,31 @@ def test_int8_copy_sits_beside_fp32_with_its_measured_change(exported):
 
 
 def test_int8_without_labelled_texts_records_sizes_only(exported):
-    tokenizer = AutoTokenizer.from_pretrained(exported.onnx_path.parent)
-    result = measure_int8(exported.onnx_path, exported.int8.int8_path, tokenizer, [], [], LABELS, 32)
+    result = measure_int8(exported.onnx_path, exported.int8.int8_path, [], [], LABELS, 32)
     assert result.eval_size == 0 and result.accuracy_delta is None
     assert result.int8_bytes == exported.int8.int8_bytes
+
+
+def test_export_fuses_attention_skip_layer_norm_and_gelu_within_parity(exported):
+    graph = onnx.load(str(exported.onnx_path), load_external_data=False).graph
+    ops = {node.op_type for node in graph.node}
+    assert {"Attention", "SkipLayerNormalization"} <= ops and ops & {"BiasGelu", "Gelu", "FastGelu"}
+    assert exported.fused_operators["Attention"] == 6  # one per MiniLM layer
+    parity = json.loads((exported.onnx_path.parent / "parity.json").read_text())
+    assert parity["fused_operators"] == exported.fused_operators
+    assert exported.max_abs_logit_diff <= exported.tolerance and exported.argmax_agree
+
+
+def test_fused_graph_failing_parity_falls_back_to_the_plain_graph(model_dir, tmp_path, monkeypatch):
+    real_check, calls = onnx_export.check_parity, []
+
+    def failing_first(model, path, *args):
+        calls.append(path)
+        return (1.0, False) if len(calls) == 1 else real_check(model, path, *args)
+
+    monkeypatch.setattr(onnx_export, "check_parity", failing_first)
+    result = export_onnx(model_dir, tmp_path / "onnx", SAMPLES[:2], max_length=32)
+    assert len(calls) == 2 and result.fused_operators == {}
+    ops = {n.op_type for n in onnx.load(str(result.onnx_path)).graph.node}
+    assert "Attention" not in ops and "MatMul" in ops
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir() if p.suffix == ".onnx") == ["model.onnx"]

@@ -31,13 +31,13 @@ def test_out_of_range_hyperparameters_are_invalid_input():
 
 
 def test_training_data_decodes_count_or_fraction_but_not_both():
-    request = pb.TrainRequest(data=[pb.TrainingData(uri="a", count=100),
-                                    pb.TrainingData(uri="b", fraction=0.3)])
+    request = pb.TrainRequest(data=[pb.TrainingData(dataset_uri="a", count=100),
+                                    pb.TrainingData(dataset_uri="b", fraction=0.3)])
     first, second = data_from_proto(request)
     assert (first.count, first.fraction, second.count, second.fraction) == (100, 0, 0, 0.3)
     with pytest.raises(InvalidInput, match="give one of count, fraction, count_per_label"):
-        data_from_proto(pb.TrainRequest(data=[pb.TrainingData(uri="a", count=1, fraction=0.5)]))
-    (balanced,) = data_from_proto(pb.TrainRequest(data=[pb.TrainingData(uri="a", count_per_label=8)]))
+        data_from_proto(pb.TrainRequest(data=[pb.TrainingData(dataset_uri="a", count=1, fraction=0.5)]))
+    (balanced,) = data_from_proto(pb.TrainRequest(data=[pb.TrainingData(dataset_uri="a", count_per_label=8)]))
     assert balanced.count_per_label == 8
     with pytest.raises(InvalidInput, match="fraction"):
-        data_from_proto(pb.TrainRequest(data=[pb.TrainingData(uri="a", fraction=1.5)]))
+        data_from_proto(pb.TrainRequest(data=[pb.TrainingData(dataset_uri="a", fraction=1.5)]))
