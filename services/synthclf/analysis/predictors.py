@@ -87,7 +87,9 @@ class ServedPredictor:
 
     def __init__(self, client: InferenceClient, name: str, model_uri: str, version: int, labels: list[str]):
         self._client = client
-        self.name, self.model_uri, self.model_version = name, model_uri, version
+        self.name, self.model_uri = name, model_uri
+        self.model_version: int | None = version
+        self._pinned = version
         self._labels = list(labels)
         self.description = f"'{shown(name)}' version {version} of the inference service"
 
@@ -105,7 +107,7 @@ class ServedPredictor:
                 :meth:`InferenceClient.predict`. SynthclfError: the service answered with
                 another version or label order (a bug in synthclf).
         """
-        response = self._client.predict(self.name, texts, model_version=self.model_version)
+        response = self._client.predict(self.name, texts, model_version=self._pinned)
         if response.model_version != self.model_version or list(response.labels) != self._labels:
             raise SynthclfError(f"the inference service answered a request for '{shown(self.name)}' version "
                                 f"{self.model_version} with version {response.model_version}")
@@ -152,7 +154,8 @@ class OnnxPredictor:
     def __init__(self, source: InProcessPredictors, name: str, model_uri: str):
         self._source = source
         self._classifier = None
-        self.name, self.model_uri, self.model_version = name, model_uri, None
+        self.name, self.model_uri = name, model_uri
+        self.model_version: int | None = None
         self.description = f"'{shown(name)}' in process (ONNX Runtime)"
 
     def _loaded(self):

@@ -64,10 +64,10 @@ def data_available(task: TaskSpec) -> bool:
     True when the task has an ``offline_source`` whose loader is registered, whose package is
     installed, and whose path (and every listed file inside it) exists.
     """
-    path = _source_path(task)
-    if path is None or task.offline_source.loader not in _LOADERS or not path.exists():
+    path, source = _source_path(task), task.offline_source
+    if path is None or source is None or source.loader not in _LOADERS or not path.exists():
         return False
-    return all((path / name).is_file() for name in task.offline_source.files)
+    return all((path / name).is_file() for name in source.files)
 
 
 @register_loader("sms_spam")
@@ -272,13 +272,14 @@ def load_real_dataset(task_name: str, *, test_fraction: float = 0.2, seed: int =
             cannot be split.
     """
     task = get_task(task_name)
-    if not data_available(task):
+    path, source = _source_path(task), task.offline_source
+    if path is None or source is None or not data_available(task):
         offline = [t.name for t in load_catalog().values() if data_available(t)]
         raise NotReady(
             f"task '{task_name}' has no real data on this machine; offline tasks: "
             f"{', '.join(offline) or 'none'}"
         )
-    raw = _LOADERS[task.offline_source.loader](_source_path(task))
+    raw = _LOADERS[source.loader](path)
     frame = stratified_split(_clean(to_schema(raw)), test_fraction, seed)
     validate_dataset(frame, task)
     return frame

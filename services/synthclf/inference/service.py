@@ -1,6 +1,6 @@
 """Inference core: versioned ONNX classifiers behind dynamic batchers, with limits and metrics.
 
-Transport-neutral (style.md §1, after KServe's ``DataPlane``): the synthclf.v1 servicer, the
+Transport-neutral (after KServe's ``DataPlane``; docs/architecture.md): the synthclf.v1 servicer, the
 KServe v2 / Open Inference Protocol servicer and in-process callers all use
 :class:`InferenceCore`. A Predict call is checked against the request limits, tokenized in
 the caller's thread, queued to the model version's :class:`DynamicBatcher` and answered when

@@ -2,7 +2,8 @@
 
 The TorchScript exporter (``dynamo=False``) is used: on torch 2.13 / transformers 5.23 it
 exports BERT-family encoders with dynamic batch and sequence axes and matches torch to
-~1e-7 (design.md), without the dynamo exporter's onnxscript dependency at export time.
+~1e-7 (the parity test, tests/unit/training/test_onnx_export.py), without the dynamo
+exporter's onnxscript dependency at export time.
 The exported graph is rewritten with ONNX Runtime's transformer fusions (attention, skip
 layer norm, GELU: :mod:`synthclf.training.fusion`) unless ``fuse=False``. Every export is
 checked: torch (eval mode) and ONNX Runtime (CPU provider, through
@@ -173,7 +174,7 @@ def export_onnx(
         model_dir: a ``save_pretrained`` folder (as written by ``train_classifier``).
         output_dir: destination folder (replaced if it exists).
         sample_texts: texts for the parity check (at least one).
-        opset: ONNX opset version (17 verified in design.md).
+        opset: ONNX opset version (17: the opset the parity test exports with).
         tolerance: largest accepted |Δlogit| between torch and onnxruntime.
         max_length: truncation length in tokens for the parity check and the int8 measurement.
         quantize: also write the dynamic-int8 ``model.int8.onnx``.

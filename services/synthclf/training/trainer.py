@@ -51,6 +51,7 @@ from transformers import (
 from synthclf.core.artifacts import atomic_folder
 from synthclf.core.errors import InvalidInput
 from synthclf.core.progress import ProgressFn, ignore_progress
+from synthclf.core.schema import validate_rows
 from synthclf.core.scoring import macro_f1_accuracy
 from synthclf.training.callbacks import CheckedTrainer, EpochReporter, LossMeter
 from synthclf.training.curves import write_curves
@@ -151,22 +152,6 @@ class TrainResult:
     train_samples_per_s: float
     wall_time_s: float
     threads: int = 0
-
-
-def _check_dataset(texts: list[str], labels: list[str], label_names: list[str], what: str) -> None:
-    """Raise :class:`InvalidInput` naming the first problem of a labelled dataset."""
-    if len(texts) != len(labels):
-        raise InvalidInput(f"{what}: {len(texts)} texts but {len(labels)} labels")
-    if not texts:
-        raise InvalidInput(f"{what}: the dataset is empty")
-    blank = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
-    if blank:
-        raise InvalidInput(
-            f"{what}: {len(blank)} empty or whitespace-only texts (first at index {blank[0]})"
-        )
-    unknown = sorted(set(labels) - set(label_names))
-    if unknown:
-        raise InvalidInput(f"{what}: labels not in label_names {label_names}: {unknown}")
 
 
 def _select_device(threads: int | None) -> tuple[str, str, int]:
@@ -278,11 +263,10 @@ def train_classifier(
     started = time.perf_counter()
     if len(set(label_names)) != len(label_names) or len(label_names) < 2:
         raise InvalidInput(f"label_names must be at least 2 distinct names, got {label_names}")
-    _check_dataset(texts, labels, label_names, "training data")
-    if len(set(labels)) < 2:
-        raise InvalidInput(f"training data has fewer than 2 distinct labels: {sorted(set(labels))}")
+    validate_rows(texts, labels, label_names, "training data")
     if validation is not None:
-        _check_dataset(list(validation[0]), list(validation[1]), label_names, "validation data")
+        validate_rows(list(validation[0]), list(validation[1]), label_names, "validation data",
+                      require_two_labels=False)
         source = f"held_out:{validation_name}" if validation_name else "held_out"
     else:
         source = SPLIT_OF_TRAINING_DATA if config.validation_fraction > 0 else NO_VALIDATION
