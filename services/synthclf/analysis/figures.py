@@ -78,7 +78,7 @@ def sweep_figure(sweeps: Mapping[str, SweepResult], path: Path, title: str) -> P
             label += f" (R²={fit.r_squared:.2f}"
             label += f", ρ={fit.spearman_rho:.2f})" if fit.spearman_rho is not None else ")"
         ax.plot(x, y, "o", color=c, label=label)
-        if fit.slope is not None and len(x):
+        if fit.slope is not None and fit.intercept is not None and len(x):
             line = np.linspace(x.min(), x.max(), 2)
             ax.plot(line, fit.intercept + fit.slope * line, "-", color=c, alpha=0.8)
     ax.set_xlabel("agreement threshold γ (instances with aᵢ ≥ γ)")
@@ -237,7 +237,10 @@ def learning_curve_figure(verdict: TaskVerdict, backbone: str, path: Path, title
         ax.axhline(row.macro_f1, color=c, linewidth=1.2, linestyle="--", label=f"{row.label}: ≈ {row.text}")
         if len(points):
             eq = row.equivalent
-            x = eq.per_label if eq.position == "inside" else sizes[0] if eq.position == "below" else sizes[-1]
+            if eq.position == "inside" and eq.per_label is not None:
+                x = eq.per_label
+            else:
+                x = float(sizes[0] if eq.position == "below" else sizes[-1])
             marker = "D" if eq.position == "inside" else "<" if eq.position == "below" else ">"
             ax.plot([x], [row.macro_f1], marker=marker, color=c, markersize=8, markeredgecolor="black")
     full = [c for c in verdict.table1 if c.condition.is_full_real and c.condition.backbone == backbone]

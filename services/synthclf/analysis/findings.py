@@ -149,21 +149,21 @@ def sweep_findings(sweeps: Iterable[SweepResult]) -> list[str]:
             sentence += f"; linear fit slope {fit.slope:+.3f} per unit of γ"
             if fit.r_squared is not None:
                 sentence += f", R² {fit.r_squared:.2f}"
-        if fit.spearman_rho is not None:
+        if fit.spearman_rho is not None and fit.spearman_p is not None:
             significant = "significant" if fit.spearman_p < ALPHA else "not significant"
             sentence += (f"; Spearman ρ {fit.spearman_rho:.2f} (p={fit.spearman_p:.2g}, {significant} at "
                          f"{ALPHA})")
         out.append(sentence + ".")
-    by_task: dict[str, list[SweepResult]] = {}
+    by_task: dict[str, list[tuple[float, SweepResult]]] = {}
     for sweep in sweeps:
         if sweep.fit.slope is not None:
-            by_task.setdefault(sweep.task, []).append(sweep)
+            by_task.setdefault(sweep.task, []).append((sweep.fit.slope, sweep))
     for task, rows in sorted(by_task.items()):
         if len(rows) >= 2:
-            steep = max(rows, key=lambda s: s.fit.slope)
-            flat = min(rows, key=lambda s: s.fit.slope)
+            steep_slope, steep = max(rows, key=lambda r: r[0])
+            flat_slope, flat = min(rows, key=lambda r: r[0])
             out.append(f"{task}: accuracy rises fastest with agreement for the {steep.source} model (slope "
-                       f"{steep.fit.slope:+.3f}) and slowest for the {flat.source} model ({flat.fit.slope:+.3f}).")
+                       f"{steep_slope:+.3f}) and slowest for the {flat.source} model ({flat_slope:+.3f}).")
     return out
 
 
@@ -192,7 +192,7 @@ def generation_findings(data: ReportData) -> list[str]:
     """What generating each synthetic dataset took: kept outputs, tokens, time, cost."""
     out = []
     for row in data.datasets:
-        if row.requested is None:
+        if row.requested is None or row.accepted is None:
             continue
         rate = row.accepted / row.requested if row.requested else 0.0
         tokens = (row.prompt_tokens or 0) + (row.completion_tokens or 0)

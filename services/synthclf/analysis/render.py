@@ -43,7 +43,7 @@ FIGURES = "figures"
 # HTML templates autoescape (the page's title); the Markdown body is escaped by markdown-it-py
 # (raw HTML off) and passed in as markup.
 _ENV = Environment(loader=PackageLoader("synthclf.analysis", "templates"), undefined=StrictUndefined,
-                   autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                   autoescape=lambda name: name is not None and name.endswith(".html.j2"),
                    keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["table"] = lambda t: markdown_table(t["header"], t["rows"]) if t["rows"] else ""
 
@@ -78,7 +78,8 @@ class _Figures:
     """Draws figures into the report folder and remembers them (relative paths)."""
 
     def __init__(self, folder: Path):
-        self.folder, self.files = folder, []
+        self.folder = folder
+        self.files: list[str] = []
 
     def add(self, draw, name: str, *args) -> str:
         path = draw(*args[:-1], self.folder / FIGURES / f"{name}.png", args[-1])
@@ -245,7 +246,7 @@ def _evidence_sections(data: ReportData, drawn: _Figures) -> dict[str, Any]:
 def _cost_sections(data: ReportData) -> dict[str, Any]:
     rows = []
     for d in sorted(data.datasets, key=lambda d: (d.task, source_rank(d.source), d.split)):
-        rate = f"{d.accepted / d.requested:.0%}" if d.requested else "–"
+        rate = f"{d.accepted / d.requested:.0%}" if d.requested and d.accepted is not None else "–"
         rows.append([d.task, d.source, d.split or "synthetic", str(d.rows), str(d.requested or "–"),
                      str(d.accepted if d.accepted is not None else "–"), rate,
                      str(d.prompt_tokens if d.prompt_tokens is not None else "–"),
@@ -276,7 +277,8 @@ def _prompt_sections(data: ReportData) -> list[dict[str, Any]]:
         if not prompts or d.task in seen:
             continue
         seen.add(d.task)
-        per_label = prompts.get("per_label") if isinstance(prompts.get("per_label"), dict) else {}
+        listed = prompts.get("per_label")
+        per_label = listed if isinstance(listed, dict) else {}
         rows = [["context prompt (system message)", str(prompts.get("context_prompt") or "–")]]
         rows += [[f"data-generation prompt: {label}", str(text)] for label, text in per_label.items()]
         rows += [["diversity prompt", str(prompts.get("diversity_prompt") or "–")],

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
 
 from synthclf.analysis.diversity import DiversityResult
 from synthclf.analysis.files import RESULT_FILES, SERVICE
@@ -44,8 +47,9 @@ REPORT_FILE = "report.md"
 HTML_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
 #: The analysis kinds a report shows as they are.
-RESULT_MODELS = {"diversity": DiversityResult, "similarity": SimilarityResult, "instance-subjectivity": SweepResult,
-                 "task-subjectivity": TaskSubjectivityResult, "projection": ProjectionResult, "verdict": TaskVerdict}
+RESULT_MODELS: dict[str, type[BaseModel]] = {
+    "diversity": DiversityResult, "similarity": SimilarityResult, "instance-subjectivity": SweepResult,
+    "task-subjectivity": TaskSubjectivityResult, "projection": ProjectionResult, "verdict": TaskVerdict}
 
 
 class _Collector:
@@ -130,12 +134,14 @@ class _Collector:
             return
         result = RESULT_MODELS[kind].model_validate_json(
             fetch(uri, self.settings, kind=kind).file(RESULT_FILES[kind]).read_text())
-        if kind == "task-subjectivity":
+        if isinstance(result, TaskSubjectivityResult):
             self.data.task_subjectivity = result
         else:
-            {"diversity": self.data.diversity, "similarity": self.data.similarity,
-             "instance-subjectivity": self.data.sweeps, "projection": self.data.projections,
-             "verdict": self.data.verdicts}[kind].append(result)
+            lists: dict[str, list[Any]] = {
+                "diversity": self.data.diversity, "similarity": self.data.similarity,
+                "instance-subjectivity": self.data.sweeps, "projection": self.data.projections,
+                "verdict": self.data.verdicts}
+            lists[kind].append(result)
 
     def input(self, uri: str) -> None:
         """Use an extra input by its kind."""

@@ -81,7 +81,7 @@ class SweepResult(BaseModel):
     source: str = ""
 
 
-def fit_trend(x: Sequence[float], y: Sequence[float]) -> Fit:
+def fit_trend(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> Fit:
     """Linear regression of y on x (slope, intercept, R²) and Spearman's ρ with p-value.
 
     Args:
@@ -92,24 +92,24 @@ def fit_trend(x: Sequence[float], y: Sequence[float]) -> Fit:
         The :class:`Fit`: linear terms need ≥ 2 distinct x; R² also needs non-constant y;
         Spearman needs ≥ 3 points and non-constant x and y. Undefined values are None.
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     fit = Fit()
-    if len(x) >= 2 and np.ptp(x) > 0:
-        line = stats.linregress(x, y)
+    if len(xs) >= 2 and np.ptp(xs) > 0:
+        line = stats.linregress(xs, ys)
         fit.slope, fit.intercept = float(line.slope), float(line.intercept)
-        if np.ptp(y) > 0:
+        if np.ptp(ys) > 0:
             fit.r_squared = float(line.rvalue ** 2)
-    if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+    if len(xs) >= 3 and np.ptp(xs) > 0 and np.ptp(ys) > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rho, p = stats.spearmanr(x, y)
+            rho, p = stats.spearmanr(xs, ys)
         if np.isfinite(rho):
             fit.spearman_rho, fit.spearman_p = float(rho), float(p)
     return fit
 
 
-def agreement_sweep(correct: Sequence[bool], agreement: Sequence[float], gammas: Sequence[float],
-                    min_instances: int = MIN_INSTANCES) -> SweepResult:
+def agreement_sweep(correct: Sequence[bool] | np.ndarray, agreement: Sequence[float] | np.ndarray,
+                    gammas: Sequence[float], min_instances: int = MIN_INSTANCES) -> SweepResult:
     """Accuracy on the instances with aᵢ ≥ γ for each γ, and the trend (Figure 2 / C.1).
 
     Args:
@@ -126,23 +126,24 @@ def agreement_sweep(correct: Sequence[bool], agreement: Sequence[float], gammas:
         InvalidInput: length mismatch, no thresholds, a threshold outside [0, 1], or no
             instance with an agreement value.
     """
-    correct = np.asarray(correct, dtype=bool)
-    agreement = np.asarray(agreement, dtype=float)
-    if len(correct) != len(agreement):
-        raise InvalidInput(f"{len(correct)} predictions but {len(agreement)} agreement values")
+    right = np.asarray(correct, dtype=bool)
+    agree = np.asarray(agreement, dtype=float)
+    if len(right) != len(agree):
+        raise InvalidInput(f"{len(right)} predictions but {len(agree)} agreement values")
     if not len(gammas):
         raise InvalidInput("the sweep needs at least one threshold γ")
     if any(not 0.0 <= g <= 1.0 for g in gammas):
         raise InvalidInput(f"thresholds γ must lie in [0, 1], got {list(gammas)}")
-    known = ~np.isnan(agreement)
+    known = ~np.isnan(agree)
     if not known.any():
         raise InvalidInput(f"{NO_AGREEMENT}: the dataset has no per-annotator labels")
-    correct, agreement = correct[known], agreement[known]
-    kept, dropped = [], []
+    right, agree = right[known], agree[known]
+    kept: list[SweepPoint] = []
+    dropped: list[SweepPoint] = []
     for gamma in sorted(set(float(g) for g in gammas)):
-        mask = agreement >= gamma - _EPS
+        mask = agree >= gamma - _EPS
         n = int(mask.sum())
-        point = SweepPoint(gamma=gamma, accuracy=float(correct[mask].mean()) if n else math.nan, n=n)
+        point = SweepPoint(gamma=gamma, accuracy=float(right[mask].mean()) if n else math.nan, n=n)
         (kept if n >= min_instances else dropped).append(point)
     fit = fit_trend([p.gamma for p in kept], [p.accuracy for p in kept])
     return SweepResult(points=kept, dropped=dropped, fit=fit, n_instances=int(known.sum()),

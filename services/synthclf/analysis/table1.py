@@ -68,13 +68,13 @@ def check_paired(runs: Sequence[ScoredRun]) -> None:
     Raises:
         InvalidInput: naming the two evaluations that differ.
     """
-    with_resamples = [r for r in runs if r.macro_f1_resamples is not None]
+    with_resamples = [(r, r.macro_f1_resamples) for r in runs if r.macro_f1_resamples is not None]
     if not with_resamples:
         return
-    first = with_resamples[0]
-    for run in with_resamples[1:]:
-        if (run.dataset_uri, run.bootstrap_seed, len(run.macro_f1_resamples)) != (
-                first.dataset_uri, first.bootstrap_seed, len(first.macro_f1_resamples)):
+    first, first_resamples = with_resamples[0]
+    for run, resamples in with_resamples[1:]:
+        if (run.dataset_uri, run.bootstrap_seed, len(resamples)) != (
+                first.dataset_uri, first.bootstrap_seed, len(first_resamples)):
             raise InvalidInput(f"evaluations {first.evaluation_uri} and {run.evaluation_uri} are not paired: "
                                "compared models must be scored on the same test split with the same "
                                "bootstrap seed and number of resamples")
@@ -83,9 +83,10 @@ def check_paired(runs: Sequence[ScoredRun]) -> None:
 def replicates(runs: Sequence[ScoredRun], rng: np.random.Generator, metric: str = "macro_f1") -> np.ndarray | None:
     """Seed-mean bootstrap replicates [B] of one recipe's runs, or None without resamples."""
     rows = [r.resamples(metric) for r in runs]
-    if any(row is None for row in rows):
+    present = [row for row in rows if row is not None]
+    if len(present) < len(rows):
         return None
-    return seed_mean_replicates(np.vstack(rows), rng)
+    return seed_mean_replicates(np.vstack(present), rng)
 
 
 def _sd(values: list[float]) -> float | None:
@@ -111,7 +112,7 @@ def aggregate(runs: Sequence[ScoredRun], seed: int = 0) -> list[SeedAggregate]:
     out = []
     for key in sorted(groups, key=lambda k: (k[0], k[1], k[3], source_rank(k[2]))):
         members = sorted(groups[key], key=lambda r: r.condition.seed)
-        cis = {}
+        cis: dict[str, Interval | None] = {}
         for metric in ("macro_f1", "accuracy"):
             values = replicates(members, rng, metric)
             if values is not None:

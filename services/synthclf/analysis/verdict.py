@@ -159,10 +159,10 @@ def decide(replace: Sequence[ReplaceCheck], stretch: Sequence[StretchCheck], del
                            f"{_diff_text(best.difference)}, not worse than −δ = −{delta:g}{note}.")
     gains = [s for s in stretch if s.passes]
     if gains:
-        best = max(gains, key=lambda s: s.gain.value)
-        return "stretch", (f"adding {best.source} data to {best.real_per_label} real rows per label raises "
-                           f"Macro-F1 from {best.real_macro_f1:.3f} to {best.mixed_macro_f1:.3f}: gain "
-                           f"{_diff_text(best.gain)}, more than δ = {delta:g}{note}.")
+        best_mix = max(gains, key=lambda s: s.gain.value)
+        return "stretch", (f"adding {best_mix.source} data to {best_mix.real_per_label} real rows per label raises "
+                           f"Macro-F1 from {best_mix.real_macro_f1:.3f} to {best_mix.mixed_macro_f1:.3f}: gain "
+                           f"{_diff_text(best_mix.gain)}, more than δ = {delta:g}{note}.")
     if not replace and not stretch:
         return "dont", ("no comparison could be made: no synthetic source alone was evaluated beside a "
                         "full-real model (replace), and no mixed model beside its curve point (stretch).")
@@ -172,9 +172,9 @@ def decide(replace: Sequence[ReplaceCheck], stretch: Sequence[StretchCheck], del
         parts.append(f"the best synthetic source alone ({best.source}) is {_diff_text(best.difference)} "
                      "from the full-real model")
     if stretch:
-        best = max(stretch, key=lambda s: s.gain.value)
-        parts.append(f"the best mix ({best.source} into {best.real_per_label} real/label) gains "
-                     f"{_diff_text(best.gain)}")
+        best_mix = max(stretch, key=lambda s: s.gain.value)
+        parts.append(f"the best mix ({best_mix.source} into {best_mix.real_per_label} real/label) gains "
+                     f"{_diff_text(best_mix.gain)}")
     return "dont", "; ".join(parts) + f" — neither clears δ = {delta:g}{note}."
 
 
@@ -242,10 +242,11 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
             curve_reps = [replicates(members[c.condition.group()], rng) for c in curve]
             for cell in sorted(placed, key=lambda c: (c.condition.real_per_label, source_rank(c.condition.source))):
                 target_reps = replicates(members[cell.condition.group()], rng)
-                usable = target_reps is not None and all(r is not None for r in curve_reps)
+                curve_present = [r for r in curve_reps if r is not None]
+                usable = target_reps is not None and len(curve_present) == len(curve_reps)
                 equivalent = real_label_equivalent(
                     sizes, [c.macro_f1 for c in curve], cell.macro_f1,
-                    curve_replicates=np.vstack(curve_reps) if usable else None,
+                    curve_replicates=np.vstack(curve_present) if usable else None,
                     target_replicates=target_reps if usable else None, confidence=confidence)
                 verdict.equivalents.append(_equivalent_row(cell, equivalent, costs, n_labels, label_cost_usd))
         for cell in synthetic:

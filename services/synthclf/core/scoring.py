@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 
-def macro_f1_accuracy(gold: Sequence, predicted: Sequence, labels: Sequence) -> tuple[float, float]:
+def macro_f1_accuracy(gold: Sequence | np.ndarray, predicted: Sequence | np.ndarray,
+                      labels: Sequence) -> tuple[float, float]:
     """Macro-F1 over every label in ``labels`` and accuracy, both in [0, 1].
 
     Args:

@@ -14,8 +14,12 @@ import logging
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synthclf.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import datasets
 
 log = logging.getLogger("synthclf.generation.import")
 #: Formats read as text, checked for UTF-8 line by line first (so an error names the line).
@@ -34,7 +38,7 @@ class Source:
     """
 
     name: str
-    dataset: object
+    dataset: datasets.Dataset
     split: str | None = None
     header_lines: int = 0
 

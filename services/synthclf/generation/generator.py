@@ -35,7 +35,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from synthclf.core.errors import InvalidInput, Unavailable
@@ -133,9 +133,10 @@ class _Job:
 
     def __init__(self, task: TaskLike, spec: GenerationSpec, pools: dict[str, list[str]], price: Price | None):
         self.spec = spec
+        self.max_words = spec.resolved_max_words
         self.style = spec.style_for_model()
         self.labels = [label.name for label in task.labels]
-        self.templates = {label: PromptTemplate.for_label(task, label, max_words=spec.max_words) for label in self.labels}
+        self.templates = {label: PromptTemplate.for_label(task, label, max_words=self.max_words) for label in self.labels}
         self.pools = pools
         self.ledger = Ledger(price, spec.max_tokens_total, spec.max_cost_usd)
         self.dedup = Deduplicator(spec.near_duplicate_threshold)
@@ -172,15 +173,15 @@ class _Job:
         shots = rng.sample(pool, min(spec.examples_per_request, len(pool))) if pool else []
         diversify = spec.diversity_every > 0 and (attempt + 1) % spec.diversity_every == 0
         history = self.history[label]
-        common = {"index": index, "style": self.style, "max_tokens": spec.max_tokens_per_request,
-                  "temperature": spec.temperature, "seed": request_seed(spec.seed, label, index)}  # fmt: skip
+        common = LLMRequest(index=index, style=self.style, max_tokens=spec.max_tokens_per_request,
+                            temperature=spec.temperature, seed=request_seed(spec.seed, label, index))
         if self.style is PromptStyle.COMPLETION:
             prompt = template.render_completion(shots, diversify, _listed_outputs(history, rng))
-            request = LLMRequest(prompt=prompt, stop=("\n",), **common)
+            request = replace(common, prompt=prompt, stop=("\n",))
         else:
             messages = template.render_chat(shots, diversify, history)
             json_layout = self._structured_layout(messages, label) if structured else None
-            request = LLMRequest(messages=messages, structured_messages=json_layout, **common)
+            request = replace(common, messages=messages, structured_messages=json_layout)
         self.issued[label] += 1
         self.in_flight[label] += 1
         if diversify:
@@ -236,14 +237,15 @@ class _Job:
     def _judge(self, label: str, shots: Sequence[str], outcome: Outcome) -> tuple[str | None, str | None]:
         raw = outcome.output.text if outcome.output else ""
         if outcome.structured:
-            raw, reason = parse_structured(raw, label)
-            if raw is None:
+            parsed, reason = parse_structured(raw, label)
+            if parsed is None:
                 return None, reason
+            raw = parsed
         elif self.style is PromptStyle.CHAT:
             raw = _strip_preamble(raw)
         if self.style is PromptStyle.CHAT and (reason := screen_reply(" ".join(raw.split()))):
             return None, reason
-        text, reason = parse_output(raw, min_words=self.spec.min_words, max_words=self.spec.max_words)
+        text, reason = parse_output(raw, min_words=self.spec.min_words, max_words=self.max_words)
         if text is None:
             return None, reason
         if shots and self.copies.is_copy(text, shots):

@@ -201,8 +201,10 @@ class _Scan:
                         agreement[row + i] = instance_agreement(votes)
             row += len(batch[c.text])
         self.where.append((source, sum(len(h) for h in self.hashes)))
-        self.hashes.append(hashes), self.labels.append(labels)
-        self.splits.append(splits), self.agreement.append(agreement)
+        self.hashes.append(hashes)
+        self.labels.append(labels)
+        self.splits.append(splits)
+        self.agreement.append(agreement)
 
     def _split(self, value: Any, where: str) -> int:
         text = normalise(value).lower()
@@ -299,7 +301,7 @@ def _warnings(scan: _Scan, counts: dict[str, dict[str, int]], dropped: dict[str,
     notes = []
     train = {k: v for k, v in counts["train"].items() if v}
     if train and max(train.values()) >= IMBALANCE_RATIO * min(train.values()):
-        big, small = max(train, key=train.get), min(train, key=train.get)
+        big, small = max(train, key=lambda k: train[k]), min(train, key=lambda k: train[k])
         notes.append(f"heavy class imbalance in train: '{big}' {train[big]} rows vs '{small}' {train[small]} "
                      "(Macro-F1 weighs every label equally; consider more rows of the small label)")
     n_test = sum(counts["test"].values())

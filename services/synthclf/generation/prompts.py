@@ -85,18 +85,36 @@ def default_style(model_name: str) -> PromptStyle:
 
 
 class LabelLike(Protocol):
-    """What prompts need of a catalog label (``synthclf.core.catalog.LabelSpec``)."""
+    """What prompts need of a catalog label (``synthclf.core.catalog.LabelSpec``); read-only."""
 
-    name: str
-    description: str
+    @property
+    def name(self) -> str:
+        """The label's snake_case name."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """What texts of this label are like."""
+        ...
 
 
 class TaskLike(Protocol):
-    """What prompts need of a catalog task (``synthclf.core.catalog.TaskSpec``)."""
+    """What prompts need of a catalog task (``synthclf.core.catalog.TaskSpec``); read-only."""
 
-    name: str
-    context_prompt: str
-    generation_prompt: str
+    @property
+    def name(self) -> str:
+        """The task's snake_case key."""
+        ...
+
+    @property
+    def context_prompt(self) -> str:
+        """The zero-shot context prompt (system message)."""
+        ...
+
+    @property
+    def generation_prompt(self) -> str:
+        """The data-generation prompt template."""
+        ...
 
     @property
     def labels(self) -> Sequence[LabelLike]:

@@ -214,7 +214,7 @@ class GenerationCore:
         price = resolve_price(spec.model, PriceTable.load(), spec.price_prompt_per_mtok,
                               spec.price_completion_per_mtok)
         params = {**spec.model_dump(mode="json"), "examples_uri": examples_uri,
-                  "llm_server": self._server_id(), "prompts": task_prompts(task, spec.max_words)}
+                  "llm_server": self._server_id(), "prompts": task_prompts(task, spec.resolved_max_words)}
         artifact_id = job_id(f"{task.name}-{spec.mode.value}", params)
         existing = find(self.store, "dataset", artifact_id)
         if existing:

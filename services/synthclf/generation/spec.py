@@ -144,6 +144,17 @@ class GenerationSpec(BaseModel):
         """Completion tokens allowed per request: 2 × ``max_words``."""
         return 2 * (self.max_words or DEFAULT_MAX_WORDS)
 
+    @property
+    def resolved_max_words(self) -> int:
+        """``max_words`` of a spec resolved by :meth:`for_task` (never None there).
+
+        Raises:
+            ValueError: the spec was not resolved first (a bug in the caller).
+        """
+        if self.max_words is None:
+            raise ValueError("max_words is unset: resolve the spec with GenerationSpec.for_task first")
+        return self.max_words
+
     def for_task(self, task: object) -> GenerationSpec:
         """This spec with ``max_words`` resolved from the task (``task.max_words``) when unset.
 

@@ -19,7 +19,7 @@ from synthclf.core.inputs import fetch_kind
 from synthclf.core.limits import check_at_most
 from synthclf.core.store import ArtifactStore
 from synthclf.core.task_spec import TaskSpec
-from synthclf.generation.data_files import open_sources
+from synthclf.generation.data_files import Source, open_sources
 from synthclf.generation.importer import ColumnMapping, ImportOptions, ImportSummary, import_rows
 from synthclf.generation.uploads import DATA_FILES, remove_upload
 from synthclf.generation.uploads import KIND as UPLOAD_KIND
@@ -70,13 +70,14 @@ def import_upload(store: ArtifactStore, settings: Settings, task: TaskSpec, task
     params = {"task_uri": task_uri, "uploads": uploads, "columns": columns.model_dump(),
               "options": options.model_dump()}
     ids = {split: job_id(f"{task.name}-import-{split}", params) for split in ("train", "test")}
-    existing = {split: find(store, "dataset", artifact_id) for split, artifact_id in ids.items()}
-    if all(existing.values()):
-        warnings = read_manifest(existing["train"].uri, settings).stats.get("warnings", [])
-        return UserImport(train=existing["train"], test=existing["test"], task_uri=task_uri, warnings=warnings)
+    existing_train = find(store, "dataset", ids["train"])
+    existing_test = find(store, "dataset", ids["test"])
+    if existing_train is not None and existing_test is not None:
+        warnings = read_manifest(existing_train.uri, settings).stats.get("warnings", [])
+        return UserImport(train=existing_train, test=existing_test, task_uri=task_uri, warnings=warnings)
     try:
         with staging() as scratch:
-            sources = []
+            sources: list[Source] = []
             for uri in uploads:
                 _, path, fmt, name = _upload(uri, settings)
                 opened = open_sources(path, fmt, name, scratch / f"read-{len(sources)}")

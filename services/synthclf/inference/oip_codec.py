@@ -62,7 +62,8 @@ def deserialize_bytes(raw: bytes) -> list[bytes]:
     Raises:
         InvalidInput: the buffer ends inside a length prefix or an element.
     """
-    items, offset = [], 0
+    items: list[bytes] = []
+    offset = 0
     while offset < len(raw):
         if offset + _LENGTH.size > len(raw):
             raise InvalidInput(f"raw BYTES input ends inside the length prefix of element {len(items)}")

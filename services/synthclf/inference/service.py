@@ -9,6 +9,7 @@ its texts have run; every call is counted in the core's own Prometheus registry.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -138,7 +139,7 @@ class InferenceCore:
         """Every live version, by name then version."""
         return self.repository.list()
 
-    def predict(self, name: str, texts: list[str], version: int = 0,
+    def predict(self, name: str, texts: builtins.list[str], version: int = 0,
                 timeout_s: float | None = None) -> Predictions:
         """Classify texts with a live model version, through its dynamic batcher.
 
@@ -195,7 +196,7 @@ class InferenceCore:
         self.startup.stop()
         self.repository.close()
 
-    def _check_limits(self, texts: list[str]) -> None:
+    def _check_limits(self, texts: builtins.list[str]) -> None:
         """InvalidInput naming the limit, index and setting for an unacceptable request."""
         settings = self.settings
         if not texts:

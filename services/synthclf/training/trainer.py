@@ -43,7 +43,9 @@ from transformers import (
     AutoTokenizer,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
+    PreTrainedModel,
     PrinterCallback,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -402,7 +404,7 @@ def _training_arguments(config: TrainConfig, precision: str, validated: bool, sc
 
 
 def _fit(model, tokenizer, train: _Examples, val: _Examples | None, config: TrainConfig,
-         precision: str, scratch: Path, progress: ProgressFn) -> tuple[EpochReporter, torch.nn.Module]:
+         precision: str, scratch: Path, progress: ProgressFn) -> tuple[EpochReporter, PreTrainedModel]:
     """Run ``transformers.Trainer`` on ``model``, checkpointing into ``scratch``.
 
     Returns:
@@ -421,14 +423,14 @@ def _fit(model, tokenizer, train: _Examples, val: _Examples | None, config: Trai
     steps = math.ceil(len(train.features) / config.batch_size) * config.epochs
     meter = LossMeter()
     reporter = EpochReporter(meter, progress, config.epochs, validated)
-    callbacks = [reporter]
+    callbacks: list[TrainerCallback] = [reporter]
     if validated and config.early_stopping_patience > 0:
         callbacks.insert(0, EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = CheckedTrainer(
         model=model,
         args=_training_arguments(config, precision, validated, scratch, steps),
         train_dataset=train.features,
-        eval_dataset=val.features if validated else None,
+        eval_dataset=val.features if val is not None else None,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics if validated else None,
@@ -438,4 +440,7 @@ def _fit(model, tokenizer, train: _Examples, val: _Examples | None, config: Trai
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout
     trainer.train()
-    return reporter, trainer.model
+    kept = trainer.model
+    if not isinstance(kept, PreTrainedModel):  # Trainer keeps the model it was given (a from_pretrained one)
+        raise TypeError(f"the Trainer holds a {type(kept).__name__}, not a transformers PreTrainedModel")
+    return reporter, kept
