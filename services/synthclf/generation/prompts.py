@@ -99,7 +99,7 @@ class LabelLike(Protocol):
 
 
 class TaskLike(Protocol):
-    """What prompts need of a catalog task (``synthclf.core.catalog.TaskSpec``); read-only."""
+    """What prompts need of a catalog task (``synthclf.core.task_spec.TaskSpec``); read-only."""
 
     @property
     def name(self) -> str:
