@@ -202,8 +202,9 @@ class Settings(BaseSettings):
         "(texts are truncated to max_length tokens anyway)."
     )
     inference_max_loaded_models: int = Field(
-        16, ge=1, description="Most model versions loaded at once (RESOURCE_EXHAUSTED beyond; "
-        "unload one first)."
+        64, ge=1, description="Most model versions loaded at once (RESOURCE_EXHAUSTED beyond; "
+        "unload one first). Flows keep every model they evaluate loaded: the main job's "
+        "learning curve alone loads 18; memory is bounded by inference_max_loaded_bytes."
     )
     inference_max_loaded_bytes: int = Field(
         8 * 1024**3, ge=1, description="Most bytes of ONNX graphs loaded at once, bytes "

@@ -21,8 +21,8 @@ from synthclf.core.progress import Progress
 def test_a_limit_message_names_the_amount_the_limit_and_the_setting():
     expected = r"^17 versions; the limit is 16 \(set by SYNTHCLF_INFERENCE_MAX_LOADED_MODELS\)$"
     with pytest.raises(ResourceExhausted, match=expected):
-        check_at_most(17, Settings(), "inference_max_loaded_models", "versions", ResourceExhausted)
-    check_at_most(16, Settings(), "inference_max_loaded_models", "versions")
+        check_at_most(17, Settings(inference_max_loaded_models=16), "inference_max_loaded_models", "versions", ResourceExhausted)
+    check_at_most(16, Settings(inference_max_loaded_models=16), "inference_max_loaded_models", "versions")
     assert setting_name("max_labels") == "SYNTHCLF_MAX_LABELS"
 
 
