@@ -13,6 +13,18 @@ from synthclf.core.onnx_runtime import plan_runs
 from synthclf.inference.batcher import DynamicBatcher
 
 
+def run_callers(batcher: DynamicBatcher, caller, callers: int, join_s: float = 10) -> None:
+    """Run ``caller(i)`` for i in range(callers) in threads, wait ``join_s`` for each, close the batcher."""
+    try:
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(join_s)
+    finally:
+        batcher.close()
+
+
 def row(text_id: int, tokens: int = 4) -> np.ndarray:
     """An 'encoded text': int [1 input, tokens] filled with its id."""
     return np.full((1, tokens), text_id, dtype=np.int64)
@@ -134,14 +146,7 @@ def test_busy_model_waits_for_the_callers_it_just_answered():
         for k in range(3):
             answered.append(batcher.predict([row(10 * i + k)], timeout_s=5)[0, 0])
 
-    try:
-        threads = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-    finally:
-        batcher.close()
+    run_callers(batcher, caller, 4)
     assert sorted(answered) == sorted(10 * i + k for i in range(4) for k in range(3))
     # After the first batch the worker waits for the 4 callers instead of running 1 at a time.
     assert max(len(r) for r in model.runs) == 4
@@ -246,14 +251,7 @@ def test_shared_state_is_written_only_under_the_lock():
         for k in range(5):
             batcher.predict([row(10 * i + k)], timeout_s=5)
 
-    try:
-        threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-    finally:
-        batcher.close()
+    run_callers(batcher, caller, 6)
     assert sum(len(r) for r in model.runs) == 30
     assert batcher.__dict__.get("unlocked_writes", []) == []
 
@@ -269,14 +267,7 @@ def closed_loop_runs(callers: int, instances: int = 1) -> list[int]:
         for k in range(6):
             batcher.predict([row(100 * i + k)], timeout_s=10)
 
-    try:
-        threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(20)
-    finally:
-        batcher.close()
+    run_callers(batcher, caller, callers, join_s=20)
     return [len(r) for r in model.runs]
 
 
