@@ -115,6 +115,7 @@ def measure(rows: int, scratch: Path) -> dict:
 
 
 def main() -> int:
+    """Write the files, import each, print rows/s and peak RSS; exit status 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the largest file")
     parser.add_argument("--max-rss-ratio", type=float, default=2.0)

@@ -334,6 +334,7 @@ def static_qdq(onnx_dir: Path, root: Path, texts: list[str]) -> Path:
         """One calibration text per run."""
 
         def get_next(self):
+            """The next calibration feed (dict of input arrays), None when exhausted."""
             return next(feeds, None)
 
     out = root / "onnx-qdq"
@@ -369,6 +370,7 @@ def make_sweep(args, folders: dict[str, Path], data: dict):
         session_ = classifier.session
 
         def logits(rows):
+            """Logits [len(rows), labels] of one run through an ONNX Runtime IO binding."""
             binding = session_.io_binding()
             for name, array in classifier.feed(rows).items():
                 binding.bind_cpu_input(name, array)
@@ -380,6 +382,7 @@ def make_sweep(args, folders: dict[str, Path], data: dict):
         return classifier
 
     def load(folder: str, graph: str) -> OnnxClassifier:
+        """The classifier of a sweep variant: ``graph`` (fp32/int8 file) of export ``folder``."""
         return OnnxClassifier(folders[folder], max_batch_size=args.batch_size, graph=graph)
 
     variants = {
@@ -401,6 +404,7 @@ def make_sweep(args, folders: dict[str, Path], data: dict):
                                   list(range(len(index))))[0] for name, c in loaded.items()}
 
     def run_sweep(texts: list[str]) -> list[dict]:
+        """One round of every sweep variant: seq/s rows, each with its Macro-F1."""
         return [{**batched(f"sweep: {name}", c.predict_batch, texts, args.batch_size),
                  "macro_f1": f1[name]} for name, c in loaded.items()]
 

@@ -82,6 +82,7 @@ class _Figures:
         self.files: list[str] = []
 
     def add(self, draw, name: str, *args) -> str:
+        """Draw ``figures/<name>.png`` with ``draw(*args[:-1], path, args[-1])``; returns its path relative to the report."""
         path = draw(*args[:-1], self.folder / FIGURES / f"{name}.png", args[-1])
         relative = path.relative_to(self.folder).as_posix()
         self.files.append(relative)

@@ -186,6 +186,7 @@ def table1(cells: Sequence[SeedAggregate]) -> Table1:
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
     def cell(text) -> str:
+        """One cell: pipes escaped, newlines as spaces."""
         return str(text).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]

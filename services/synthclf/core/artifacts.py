@@ -247,6 +247,7 @@ def resolve(uri: str, settings: Settings, *, kind: str | Collection[str] | None 
     shown = repr(uri if len(uri) <= 160 else uri[:160] + "…")
 
     def refuse(why: str) -> InvalidInput:
+        """The InvalidInput naming the URI, ``why`` it is refused and the accepted form."""
         return InvalidInput(f"artifact URI {shown} {why}; artifact URIs must be {form}")
 
     if len(uri) > MAX_URI_CHARS or "\x00" in uri or "\\" in uri:

@@ -184,6 +184,7 @@ class ModelRepository:
                 message names the artifact.
         """
         def open_graph(graph: str) -> OnnxClassifier:
+            """A session on ``graph`` (fp32 or int8 file) with this service's settings."""
             return OnnxClassifier(
                 artifact.path, providers=providers,
                 max_batch_size=self.settings.inference_max_batch_size,
