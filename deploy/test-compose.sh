@@ -78,6 +78,10 @@ cleanup() {
             echo "==> [compose-test] failed: last logs of every service"
             $COMPOSE logs --no-color --tail 40 > "$work/failure-logs.txt" 2>&1
             tail -n 400 "$work/failure-logs.txt"
+            # Last, where a CI log's tail shows them: the S3 server's own errors (glog E lines),
+            # which an S3 client sees only as "500 InternalError".
+            echo "==> [compose-test] S3 server (SeaweedFS) errors, last 10"
+            $COMPOSE logs --no-color minio 2>&1 | grep -E ' E[0-9]{4} ' | tail -n 10 | cut -c1-400
         fi
         $COMPOSE down -v --remove-orphans -t 10 > /dev/null 2>&1
     fi
