@@ -98,6 +98,11 @@ def _run_experiment(config, prepare=None):
 
     ``prepare(endpoints, config) -> config`` runs first on the started services (publishing a
     user's task and data: :func:`synthclf.cli_data.user_task_preparer`)."""
+    # Prefect's temporary API server migrates a new database on its first start, which takes
+    # more than Prefect's default 20 s wait on a 2-vCPU machine: a first `make run` failed with
+    # "Timed out while attempting to connect to ephemeral Prefect API server". Prefect reads the
+    # setting when it is imported, so it is set before the import below.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from orchestration.flows import experiment
     from synthclf.embedded import embedded_stack
 
