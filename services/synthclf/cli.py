@@ -98,21 +98,21 @@ def _run_experiment(config, prepare=None):
 
     ``prepare(endpoints, config) -> config`` runs first on the started services (publishing a
     user's task and data: :func:`synthclf.cli_data.user_task_preparer`)."""
-    # Prefect's temporary API server migrates a new database on its first start, which takes
-    # more than Prefect's default 20 s wait on a 2-vCPU machine: a first `make run` failed with
-    # "Timed out while attempting to connect to ephemeral Prefect API server". Prefect reads the
-    # setting when it is imported, so it is set before the import below.
+    # Defaults for Prefect's temporary API server (started on first use, inheriting this
+    # environment), set before Prefect is imported because it reads its settings then:
+    # - its first start migrates a new database, which takes more than Prefect's default 20 s
+    #   wait on a 2-vCPU machine (a first `make run` failed with "Timed out while attempting to
+    #   connect to ephemeral Prefect API server");
+    # - it tells a job waiting for a concurrency slot to retry after up to this many seconds
+    #   (default 30): jobs here run one after another, so a long interval is idle CPU.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS", "5")
     from orchestration.flows import experiment
     from synthclf.embedded import embedded_stack
 
     # SIGTERM unwinds like Ctrl-C, so the LLM server, the services and Prefect's temporary
     # API server started below are stopped, not orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    # Prefect's temporary API server (started on first use, inheriting this environment) tells
-    # a job waiting for a concurrency slot to retry after up to this many seconds (default 30):
-    # jobs here run one after another, so a long retry interval is idle CPU between them.
-    os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS", "5")
     with embedded_stack(get_settings(), llm=bool(config.synthetic_modes())) as endpoints:
         if prepare is not None:
             config = prepare(endpoints, config)
