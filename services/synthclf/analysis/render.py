@@ -112,10 +112,11 @@ def _first_screen(data: ReportData, drawn: _Figures) -> dict[str, Any]:
         best = max((e for e in v.equivalents if e.real_per_label == 0), key=lambda e: e.macro_f1, default=None)
         evidence = _evidence(data, v)
         rows.append([v.task, f"**{v.decision_text}**", f"{best.label}: ≈ {best.text}" if best else "–"])
-        details.append({"task": v.task, "decision": v.decision_text, "reason": v.reason, "evidence": (
-            f"subjectivity {evidence['subjectivity']} · instance agreement {evidence['agreement']} · "
-            f"diversity (remote-clique) {evidence['diversity']} · similarity to real (top-5 cosine) "
-            f"{evidence['similarity']}")})
+        shown = (f"subjectivity {evidence['subjectivity']} · instance agreement {evidence['agreement']} · "
+                 f"diversity (remote-clique) {evidence['diversity']} · similarity to real (top-5 cosine) "
+                 f"{evidence['similarity']}")
+        details.append({"task": v.task, "decision": v.decision_text, "reason": v.reason, "warnings": v.warnings,
+                        "evidence": shown})
     curve_figures = []
     for v in verdicts:
         for backbone in dict.fromkeys(p.backbone for p in v.curve):
@@ -154,8 +155,8 @@ def _answer_details(data: ReportData) -> dict[str, Any]:
                                  _f(s.mixed_macro_f1), f"{s.gain.value:+.3f}",
                                  _ci(s.gain.interval), "yes" if s.passes else "no"])
         for r in v.replace:
-            stretch_rows.append([v.task, r.backbone or "default", f"{r.source} alone vs full real", "–",
-                                 _f(r.full_real_macro_f1), _f(r.macro_f1), f"{r.difference.value:+.3f}",
+            stretch_rows.append([v.task, r.backbone or "default", f"{r.source} alone vs {r.reference}", "–",
+                                 _f(r.reference_macro_f1), _f(r.macro_f1), f"{r.difference.value:+.3f}",
                                  _ci(r.difference.interval), "yes (replace)" if r.passes else "no"])
         for p in v.curve:
             curve_rows.append([v.task, p.backbone or "default", str(p.per_label), str(p.seeds), _f(p.macro_f1),
@@ -170,7 +171,7 @@ def _answer_details(data: ReportData) -> dict[str, Any]:
         "checks": _table(["task", "backbone", "comparison", "k real/label", "reference Macro-F1", "Macro-F1",
                           "difference", "interval", "passes"], stretch_rows,
                          "the verdict's comparisons: mixed models against k real rows per label alone (stretch), "
-                         "synthetic data alone against the full-real model (replace)"),
+                         "synthetic data alone against the real reference: the full-real model or a better curve point (replace)"),
         "curve": _table(["task", "backbone", "real rows per label", "seeds", "mean Macro-F1", "sd", "interval",
                          "isotonic fit"], curve_rows, "the real-data learning curve"),
     }

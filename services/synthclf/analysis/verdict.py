@@ -6,8 +6,12 @@ margin δ (default 0.02 Macro-F1) and the intervals of :mod:`synthclf.analysis.t
 evaluations' confidence level (Evaluate's ``confidence``, default 95%; seeds and test set
 resampled, paired test resamples):
 
-* **replace** — some synthetic source alone (no real rows) is within δ of the full-real model:
-  the lower bound of the interval of (synthetic − full real) is ≥ −δ;
+* **replace** — some synthetic source alone (no real rows) is within δ of the real reference:
+  the lower bound of the interval of (synthetic − real reference) is ≥ −δ. The real reference
+  is the full-real model, or the learning-curve point that scores highest where one beats it
+  (a subset of the real labels is a bar the full set reaches with a better recipe: a full-real
+  model below its own curve has failed to train — e.g. collapsed to the majority class — and
+  the verdict says so in :attr:`TaskVerdict.warnings` rather than let it be beaten);
 * **stretch** — otherwise, mixing a synthetic source into k real rows per label beats k real
   rows alone by more than δ for some curve size k: the lower bound of the interval of the
   gain (mixed − real at k) is > δ;
@@ -37,8 +41,9 @@ DELTA = 0.02
 #: Decisions, strongest first.
 DECISIONS = ("replace", "stretch", "dont")
 #: The rule as printed in reports ({delta} and {level} filled in).
-RULE = ("replace if some synthetic source alone is within δ = {delta:g} Macro-F1 of the full-real model "
-        "(the lower bound of the {level} interval of synthetic − full real is ≥ −δ); otherwise stretch if "
+RULE = ("replace if some synthetic source alone is within δ = {delta:g} Macro-F1 of the real reference — the "
+        "full-real model, or the best learning-curve point where one scores higher (the lower bound of the "
+        "{level} interval of synthetic − real reference is ≥ −δ); otherwise stretch if "
         "mixing a synthetic source into k real rows per label beats k real rows alone by more than δ for "
         "some curve size k (the lower bound of the {level} interval of the gain is > δ); otherwise don't. "
         "Intervals resample the training seeds and the test set.")
@@ -70,13 +75,14 @@ class Difference(BaseModel):
 
 
 class ReplaceCheck(BaseModel):
-    """A synthetic source alone against the full-real model."""
+    """A synthetic source alone against the real reference (the full-real model or a curve point)."""
 
     source: str
     backbone: str
     macro_f1: float
-    full_real_macro_f1: float
-    difference: Difference = Field(description="synthetic − full real.")
+    reference: str = Field(description="The real reference model: 'full real' or a curve point, 'real × 32/label'.")
+    reference_macro_f1: float
+    difference: Difference = Field(description="synthetic − real reference.")
     passes: bool
 
 
@@ -124,6 +130,8 @@ class TaskVerdict(BaseModel):
     replace: list[ReplaceCheck] = Field(default_factory=list)
     stretch: list[StretchCheck] = Field(default_factory=list)
     table1: list[SeedAggregate] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description=(
+        "Defects of the evidence found on the way, e.g. a full-real model below its own learning curve."))
     subjectivity: int | None = Field(None, description="The task's subjectivity rating, 1..5 stars (catalog).")
     agreement: float | None = Field(None, description="Mean instance agreement of the test split, where known.")
     label_cost_usd: float | None = None
@@ -155,7 +163,7 @@ def decide(replace: Sequence[ReplaceCheck], stretch: Sequence[StretchCheck], del
     if passing:
         best = max(passing, key=lambda r: r.difference.value)
         return "replace", (f"{best.source} data alone reaches Macro-F1 {best.macro_f1:.3f} against "
-                           f"{best.full_real_macro_f1:.3f} for the full-real model: difference "
+                           f"{best.reference_macro_f1:.3f} for the real reference ({best.reference}): difference "
                            f"{_diff_text(best.difference)}, not worse than −δ = −{delta:g}{note}.")
     gains = [s for s in stretch if s.passes]
     if gains:
@@ -170,7 +178,7 @@ def decide(replace: Sequence[ReplaceCheck], stretch: Sequence[StretchCheck], del
     if replace:
         best = max(replace, key=lambda r: r.difference.value)
         parts.append(f"the best synthetic source alone ({best.source}) is {_diff_text(best.difference)} "
-                     "from the full-real model")
+                     f"from the real reference ({best.reference})")
     if stretch:
         best_mix = max(stretch, key=lambda s: s.gain.value)
         parts.append(f"the best mix ({best_mix.source} into {best_mix.real_per_label} real/label) gains "
@@ -249,14 +257,19 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
                     curve_replicates=np.vstack(curve_present) if usable else None,
                     target_replicates=target_reps if usable else None, confidence=confidence)
                 verdict.equivalents.append(_equivalent_row(cell, equivalent, costs, n_labels, label_cost_usd))
+        reference = None
+        if full is not None:
+            reference = max([full, *curve], key=lambda c: c.macro_f1)
+            verdict.warnings += _baseline_warnings(full, reference, members[full.condition.group()], delta, backbone)
         for cell in synthetic:
-            if full is None:
+            if reference is None:
                 continue
-            difference = _difference(members[cell.condition.group()], members[full.condition.group()],
-                                     cell.macro_f1, full.macro_f1, rng, confidence)
+            difference = _difference(members[cell.condition.group()], members[reference.condition.group()],
+                                     cell.macro_f1, reference.macro_f1, rng, confidence)
             verdict.replace.append(ReplaceCheck(
                 source=cell.condition.source, backbone=backbone, macro_f1=cell.macro_f1,
-                full_real_macro_f1=full.macro_f1, difference=difference, passes=difference.bound() >= -delta))
+                reference="full real" if reference is full else reference.label,
+                reference_macro_f1=reference.macro_f1, difference=difference, passes=difference.bound() >= -delta))
         by_size = {c.condition.real_per_label: c for c in curve}
         for cell in mixed:
             alone = by_size.get(cell.condition.real_per_label)
@@ -269,6 +282,23 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
                 mixed_macro_f1=cell.macro_f1, real_macro_f1=alone.macro_f1, gain=gain, passes=gain.bound() > delta))
     decision, reason = decide(verdict.replace, verdict.stretch, delta, with_intervals)
     return verdict.model_copy(update={"decision": decision, "reason": reason})
+
+
+def _baseline_warnings(full: SeedAggregate, reference: SeedAggregate, runs: Sequence[ScoredRun], delta: float,
+                       backbone: str) -> list[str]:
+    """What is wrong with a full-real model: labels no seed predicts, a score below its own curve."""
+    where = f" [{backbone}]" if backbone else ""
+    warnings = []
+    never = [label for label in runs[0].per_class
+             if all((m := r.per_class.get(label)) is not None and m.support > 0 and m.recall == 0.0 for r in runs)]
+    if never:
+        warnings.append(f"the full-real model{where} never predicts {', '.join(repr(n) for n in never)} on the test "
+                        "split (collapsed to the other labels: too few rows of those labels, or too few epochs)")
+    if reference is not full and reference.macro_f1 - full.macro_f1 > delta:
+        warnings.append(f"the full-real model{where} (Macro-F1 {full.macro_f1:.3f}) scores below the {reference.label} "
+                        f"learning-curve point ({reference.macro_f1:.3f}): synthetic data is compared with that point "
+                        "instead; train the full-real model longer or on balanced labels for a fair ceiling")
+    return warnings
 
 
 def _equivalent_row(cell: SeedAggregate, equivalent: Equivalent, costs: Mapping[str, tuple[int, float | None]],

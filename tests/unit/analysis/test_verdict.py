@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_runs import run, study
 
-from synthclf.analysis.metrics import Interval
+from synthclf.analysis.metrics import ClassMetrics, Interval
 from synthclf.analysis.verdict import (
     Difference,
     ReplaceCheck,
@@ -21,8 +21,8 @@ CURVE = {8: 0.50, 16: 0.60, 32: 0.70, 64: 0.80}
 
 def _replace(low: float, delta: float = 0.02) -> ReplaceCheck:
     difference = Difference(value=low + 0.01, interval=Interval(low=low, high=low + 0.02))
-    return ReplaceCheck(source="few_shot", backbone="", macro_f1=0.8, full_real_macro_f1=0.81, difference=difference,
-                        passes=difference.bound() >= -delta)
+    return ReplaceCheck(source="few_shot", backbone="", macro_f1=0.8, reference="full real", reference_macro_f1=0.81,
+                        difference=difference, passes=difference.bound() >= -delta)
 
 
 def _stretch(low: float, delta: float = 0.02) -> StretchCheck:
@@ -83,6 +83,28 @@ def test_neither_is_dont():
     verdict = task_verdict(runs, n_labels=2)
     assert verdict.decision == "dont" and verdict.decision_text == "don't"
     assert "neither clears δ = 0.02" in verdict.reason
+
+
+def test_a_full_real_model_below_its_curve_is_replaced_by_the_best_curve_point_and_warned():
+    # make run's defect: the size-matched real model (stratified, 8 spam of 60) collapsed to the
+    # majority class, Macro-F1 0.467 below the 32/label point: synthetic data beating it is no "replace".
+    runs = study({8: 0.538, 16: 0.60, 32: 0.70}, {"zero_shot": 0.50}, full_real=0.467)
+    collapsed = ClassMetrics(precision=0.0, recall=0.0, f1=0.0, support=128)
+    runs = [r.model_copy(update={"per_class": {"ham": ClassMetrics(precision=0.88, recall=1.0, f1=0.93, support=904),
+                                               "spam": collapsed}})
+            if r.condition.is_full_real else r for r in runs]
+    verdict = task_verdict(runs, n_labels=2)
+    check = verdict.replace[0]
+    assert check.reference == "real × 32/label" and check.reference_macro_f1 == pytest.approx(0.70)
+    assert check.difference.value == pytest.approx(-0.20) and not check.passes
+    assert verdict.decision == "dont" and "real × 32/label" in verdict.reason
+    assert any("never predicts 'spam'" in w for w in verdict.warnings)
+    assert any("below the real × 32/label learning-curve point" in w for w in verdict.warnings)
+
+
+def test_a_full_real_model_above_its_curve_is_the_reference_without_warnings():
+    verdict = task_verdict(study(CURVE, {"few_shot": 0.895}, full_real=0.90), n_labels=2)
+    assert verdict.replace[0].reference == "full real" and verdict.warnings == []
 
 
 def test_without_resamples_point_estimates_decide_and_say_so():
