@@ -171,7 +171,8 @@ def _answer_details(data: ReportData) -> dict[str, Any]:
         "checks": _table(["task", "backbone", "comparison", "k real/label", "reference Macro-F1", "Macro-F1",
                           "difference", "interval", "passes"], stretch_rows,
                          "the verdict's comparisons: mixed models against k real rows per label alone (stretch), "
-                         "synthetic data alone against the real reference: the full-real model or a better curve point (replace)"),
+                         "synthetic data alone against the real reference: the full-real model or a better curve "
+                         "point (replace)"),
         "curve": _table(["task", "backbone", "real rows per label", "seeds", "mean Macro-F1", "sd", "interval",
                          "isotonic fit"], curve_rows, "the real-data learning curve"),
     }
