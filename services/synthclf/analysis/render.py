@@ -34,6 +34,7 @@ from synthclf.analysis.findings import (
     task_source_sentences,
 )
 from synthclf.analysis.metrics import CONFIDENCE
+from synthclf.analysis.paper_findings import paper_findings
 from synthclf.analysis.report_data import ReportData
 from synthclf.analysis.table1 import markdown_table, table1
 from synthclf.analysis.verdict import DELTA, TaskVerdict, rule_text
@@ -139,6 +140,7 @@ def _first_screen(data: ReportData, drawn: _Figures) -> dict[str, Any]:
         "curve_figures": curve_figures,
         "table1": table1(cells).model_dump() if cells else None,
         "sentences": task_source_sentences(data),
+        "paper_findings": [f.model_dump() for f in paper_findings(data)] if cells else [],
     }
 
 
@@ -357,6 +359,7 @@ def render_report(data: ReportData, folder: Path) -> Rendered:
                "verdicts": [v.model_dump(mode="json") | {"decision_text": v.decision_text}
                             for v in sorted(data.verdicts, key=lambda v: v.task)],
                "table1": [c.model_dump(mode="json") for c in data.table1_cells()],
-               "sentences": context["sentences"], "notes": data.notes, "inputs": data.inputs}
+               "sentences": context["sentences"], "paper_findings": context["paper_findings"],
+               "notes": data.notes, "inputs": data.inputs}
     return Rendered(markdown=markdown, html=markdown_to_html(markdown, data.title, folder), summary=summary,
                     figures=drawn.files)

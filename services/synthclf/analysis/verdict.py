@@ -148,8 +148,11 @@ def rule_text(delta: float, confidence: float = CONFIDENCE) -> str:
     return RULE.format(delta=delta, level=f"{confidence:.0%}")
 
 
-def _difference(a: list[ScoredRun], b: list[ScoredRun], a_mean: float, b_mean: float,
-                rng: np.random.Generator, confidence: float) -> Difference:
+def paired_difference(a: Sequence[ScoredRun], b: Sequence[ScoredRun], a_mean: float, b_mean: float,
+                      rng: np.random.Generator, confidence: float) -> Difference:
+    """Mean Macro-F1 of recipe ``a`` − recipe ``b`` with the interval of the paired two-level
+    bootstrap (seeds and the shared test resamples, :func:`synthclf.analysis.table1.replicates`);
+    no interval when a run lacks resamples."""
     ra, rb = replicates(a, rng), replicates(b, rng)
     interval = None if ra is None or rb is None else percentile_interval(ra - rb, confidence)
     return Difference(value=a_mean - b_mean, interval=interval)
@@ -264,7 +267,7 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
         for cell in synthetic:
             if reference is None:
                 continue
-            difference = _difference(members[cell.condition.group()], members[reference.condition.group()],
+            difference = paired_difference(members[cell.condition.group()], members[reference.condition.group()],
                                      cell.macro_f1, reference.macro_f1, rng, confidence)
             verdict.replace.append(ReplaceCheck(
                 source=cell.condition.source, backbone=backbone, macro_f1=cell.macro_f1,
@@ -275,7 +278,7 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
             alone = by_size.get(cell.condition.real_per_label)
             if alone is None:
                 continue
-            gain = _difference(members[cell.condition.group()], members[alone.condition.group()],
+            gain = paired_difference(members[cell.condition.group()], members[alone.condition.group()],
                                cell.macro_f1, alone.macro_f1, rng, confidence)
             verdict.stretch.append(StretchCheck(
                 source=cell.condition.source, backbone=backbone, real_per_label=cell.condition.real_per_label,
