@@ -102,7 +102,7 @@ def subjectivity_finding(data: ReportData) -> PaperFinding:
     if not correlations:
         return PaperFinding(number=2, claim=claim, reproduced="not testable",
                             statistic="Spearman's ρ needs the gap on at least 3 tasks with different ratings")
-    positive = [c for c in correlations if c.spearman_rho > 0]
+    positive = [c for c in correlations if (c.spearman_rho or 0.0) > 0]
     significant = [c for c in positive if c.spearman_p is not None and c.spearman_p < ALPHA]
     word = ("yes" if len(significant) == len(correlations) else "partly" if positive else "no")
     statistic = "; ".join(f"{c.source}: Spearman ρ {c.spearman_rho:+.2f} (p={c.spearman_p:.2g}, {c.n_tasks} tasks)"
@@ -120,7 +120,7 @@ def agreement_finding(data: ReportData) -> PaperFinding:
     if not fitted:
         return PaperFinding(number=3, claim=claim, reproduced="not testable",
                             statistic="no task with per-annotator labels had enough agreement thresholds for a fit")
-    rising = [s for s in fitted if s.fit.spearman_rho > 0 and s.fit.spearman_p is not None and s.fit.spearman_p < ALPHA]
+    rising = [s for s in fitted if (s.fit.spearman_rho or 0.0) > 0 and s.fit.spearman_p is not None and s.fit.spearman_p < ALPHA]
     details = [f"{s.task} / {s.source}: R² {s.fit.r_squared:.2f}, slope {s.fit.slope:+.3f} per unit of γ, "
                f"Spearman ρ {s.fit.spearman_rho:+.2f} (p={s.fit.spearman_p:.2g})"
                if s.fit.r_squared is not None and s.fit.slope is not None
