@@ -8,15 +8,15 @@ humor speech) — seven tasks from low to high subjectivity, each with real, zer
 few-shot training data and the offline default backbone (all-MiniLM-L6-v2).
 
 Sizes: at least 50 synthetic rows per label and mode (the paper-offline study's requirement).
-With the default local LLM (Qwen2.5-Coder-1.5B-Instruct, chat prompts with JSON output) a
-request costs the text plus ≈ 12 tokens of JSON (≈ 22-45 generated tokens) and 85-235 prompt
-tokens (zero-shot / few-shot, counted with its tokenizer): 2.8-5.3 s per accepted zero-shot
-text and 5.1-8.9 s per few-shot text at 10.8 generated tokens/s (2 threads; estimates,
-benchmarks/README.md "Local LLM speed"). 21 labels × 50 rows × 2 modes = 2 100 texts ≈ 3.2 h
-of generation on 2 vCPUs, plus ≈ 15 min for 21 MiniLM fine-tunes (up to 10 epochs, early
-stopping on validation Macro-F1, 128 tokens), evaluation on at most 1 000 real test texts per
-task and the analyses on at most 500 texts per dataset: ≈ 3.5 h. To fit 2.5 h here, pass
-``--rows-per-label 34`` (estimate), or point ``SYNTHCLF_LLM_BASE_URL`` at a faster server.
+Measured with the default local LLM (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, llama.cpp
+``-DGGML_NATIVE=OFF``, 2 threads, chat prompts with JSON output; the 2026-12-02 run, machine
+otherwise quiet): a zero-shot request takes 2.5 s and a few-shot request 5.9 s (85-290 prompt
+tokens), and about half of the few-shot outputs are rejected — copies of an example, a label
+the model itself gives differently (``wrong_label``: sarcasm, TREC's HUM/DESC), texts over the
+word limit — so few-shot yields ≈ 5 rows/min and zero-shot ≈ 32 rows/min. 21 labels × 50 rows
+× 2 modes is then ≈ 4.5 h of generation on 2 vCPUs, beyond a 2.5 h budget; the committed
+report (docs/reports/paper-offline/) used ``--rows-per-label 8 --test-rows 300``. Point
+``SYNTHCLF_LLM_BASE_URL`` at a faster server for the full sizes.
 Its learning curve (n ∈ {8, 16, 32} real rows per label × 3 seeds, each synthetic set mixed
 into 8 real rows per label × 3 seeds) adds 15 small models per task; at ≈ 30 s each (fine-tune
 on 16–300 rows, ONNX export with parity check, load, evaluation) that is ≈ 8 min per task —
