@@ -14,8 +14,9 @@ otherwise quiet): a zero-shot request takes 2.5 s and a few-shot request 5.9 s (
 tokens), and about half of the few-shot outputs are rejected — copies of an example, a label
 the model itself gives differently (``wrong_label``: sarcasm, TREC's HUM/DESC), texts over the
 word limit — so few-shot yields ≈ 5 rows/min and zero-shot ≈ 32 rows/min. 21 labels × 50 rows
-× 2 modes is then ≈ 4.5 h of generation on 2 vCPUs, beyond a 2.5 h budget; the committed
-report (docs/reports/paper-offline/) used ``--rows-per-label 8 --test-rows 300``. Point
+× 2 modes is then ≈ 4.5 h of generation on 2 vCPUs, beyond a 2.5 h budget; a run at
+``--rows-per-label 8 --test-rows 300`` took 72 min up to its report, which needs
+``SYNTHCLF_MAX_REQUEST_URIS`` above its 122 URIs (default 64). Point
 ``SYNTHCLF_LLM_BASE_URL`` at a faster server for the full sizes.
 Its learning curve (n ∈ {8, 16, 32} real rows per label × 3 seeds, each synthetic set mixed
 into 8 real rows per label × 3 seeds) adds 15 small models per task; at ≈ 30 s each (fine-tune
