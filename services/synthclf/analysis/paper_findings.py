@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from synthclf.analysis.condition import REAL
 from synthclf.analysis.report_data import ReportData
 from synthclf.analysis.runs import ScoredRun
-from synthclf.analysis.verdict import Difference, paired_difference
+from synthclf.analysis.verdict import paired_difference
 
 #: Significance level of findings 2 and 3.
 ALPHA = 0.05
@@ -49,11 +49,6 @@ def _verdict_word(hits: int, total: int) -> str:
     if total == 0:
         return "not testable"
     return "yes" if hits == total else "partly" if hits else "no"
-
-
-def _diff(d: Difference) -> str:
-    shown = f"{d.value:+.3f}"
-    return shown if d.interval is None else shown + f" [{d.interval.low:+.3f}, {d.interval.high:+.3f}]"
 
 
 def ordering_finding(data: ReportData, seed: int = 0) -> PaperFinding:
@@ -83,7 +78,7 @@ def ordering_finding(data: ReportData, seed: int = 0) -> PaperFinding:
         holds += ok
         separated += sure
         details.append(f"{task}: real {real.macro_f1:.3f}, few-shot {few.macro_f1:.3f}, zero-shot {zero.macro_f1:.3f}; "
-                       f"real − few-shot {_diff(first)}, few-shot − zero-shot {_diff(second)} — "
+                       f"real − few-shot {first.text()}, few-shot − zero-shot {second.text()} — "
                        + ("holds, both intervals above 0" if sure else "holds on the point estimates" if ok
                           else "does not hold"))
     level = f"{cells[(tasks[0], REAL)].confidence:.0%}" if tasks else "95%"
@@ -98,8 +93,8 @@ def subjectivity_finding(data: ReportData) -> PaperFinding:
     """Finding 2: the real → synthetic gap grows with task subjectivity (Spearman's ρ over tasks)."""
     claim = "the real → synthetic performance gap grows with the task's subjectivity (§4.1)"
     result = data.task_subjectivity
-    correlations = [c for c in (result.correlations if result else []) if c.spearman_rho is not None]
-    if not correlations:
+    correlations = [c for c in result.correlations if c.spearman_rho is not None] if result else []
+    if result is None or not correlations:
         return PaperFinding(number=2, claim=claim, reproduced="not testable",
                             statistic="Spearman's ρ needs the gap on at least 3 tasks with different ratings")
     positive = [c for c in correlations if (c.spearman_rho or 0.0) > 0]
@@ -107,7 +102,7 @@ def subjectivity_finding(data: ReportData) -> PaperFinding:
     word = ("yes" if len(significant) == len(correlations) else "partly" if positive else "no")
     statistic = "; ".join(f"{c.source}: Spearman ρ {c.spearman_rho:+.2f} (p={c.spearman_p:.2g}, {c.n_tasks} tasks)"
                           for c in correlations)
-    gaps = sorted(result.gaps if result else [], key=lambda g: (g.source, g.subjectivity, g.task))
+    gaps = sorted(result.gaps, key=lambda g: (g.source, g.subjectivity, g.task))
     details = [f"{g.source}: {g.task} (subjectivity {'★' * g.subjectivity}) gap {g.gap:+.3f}" for g in gaps]
     return PaperFinding(number=2, claim=claim, reproduced=word, statistic=statistic, details=details)
 

@@ -73,6 +73,11 @@ class Difference(BaseModel):
             return self.value
         return self.interval.low if lower else self.interval.high
 
+    def text(self) -> str:
+        """The difference as shown: ``+0.012 [-0.004, +0.030]`` (the value alone without an interval)."""
+        shown = f"{self.value:+.3f}"
+        return shown if self.interval is None else shown + f" [{self.interval.low:+.3f}, {self.interval.high:+.3f}]"
+
 
 class ReplaceCheck(BaseModel):
     """A synthetic source alone against the real reference (the full-real model or a curve point)."""
@@ -167,33 +172,26 @@ def decide(replace: Sequence[ReplaceCheck], stretch: Sequence[StretchCheck], del
         best = max(passing, key=lambda r: r.difference.value)
         return "replace", (f"{best.source} data alone reaches Macro-F1 {best.macro_f1:.3f} against "
                            f"{best.reference_macro_f1:.3f} for the real reference ({best.reference}): difference "
-                           f"{_diff_text(best.difference)}, not worse than −δ = −{delta:g}{note}.")
+                           f"{best.difference.text()}, not worse than −δ = −{delta:g}{note}.")
     gains = [s for s in stretch if s.passes]
     if gains:
         best_mix = max(gains, key=lambda s: s.gain.value)
         return "stretch", (f"adding {best_mix.source} data to {best_mix.real_per_label} real rows per label raises "
                            f"Macro-F1 from {best_mix.real_macro_f1:.3f} to {best_mix.mixed_macro_f1:.3f}: gain "
-                           f"{_diff_text(best_mix.gain)}, more than δ = {delta:g}{note}.")
+                           f"{best_mix.gain.text()}, more than δ = {delta:g}{note}.")
     if not replace and not stretch:
         return "dont", ("no comparison could be made: no synthetic source alone was evaluated beside a "
                         "full-real model (replace), and no mixed model beside its curve point (stretch).")
     parts = []
     if replace:
         best = max(replace, key=lambda r: r.difference.value)
-        parts.append(f"the best synthetic source alone ({best.source}) is {_diff_text(best.difference)} "
+        parts.append(f"the best synthetic source alone ({best.source}) is {best.difference.text()} "
                      f"from the real reference ({best.reference})")
     if stretch:
         best_mix = max(stretch, key=lambda s: s.gain.value)
         parts.append(f"the best mix ({best_mix.source} into {best_mix.real_per_label} real/label) gains "
-                     f"{_diff_text(best_mix.gain)}")
+                     f"{best_mix.gain.text()}")
     return "dont", "; ".join(parts) + f" — neither clears δ = {delta:g}{note}."
-
-
-def _diff_text(difference: Difference) -> str:
-    text = f"{difference.value:+.3f}"
-    if difference.interval is not None:
-        text += f" [{difference.interval.low:+.3f}, {difference.interval.high:+.3f}]"
-    return text
 
 
 def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DELTA,
@@ -268,7 +266,7 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
             if reference is None:
                 continue
             difference = paired_difference(members[cell.condition.group()], members[reference.condition.group()],
-                                     cell.macro_f1, reference.macro_f1, rng, confidence)
+                                           cell.macro_f1, reference.macro_f1, rng, confidence)
             verdict.replace.append(ReplaceCheck(
                 source=cell.condition.source, backbone=backbone, macro_f1=cell.macro_f1,
                 reference="full real" if reference is full else reference.label,
@@ -279,7 +277,7 @@ def task_verdict(runs: Sequence[ScoredRun], *, n_labels: int, delta: float = DEL
             if alone is None:
                 continue
             gain = paired_difference(members[cell.condition.group()], members[alone.condition.group()],
-                               cell.macro_f1, alone.macro_f1, rng, confidence)
+                                     cell.macro_f1, alone.macro_f1, rng, confidence)
             verdict.stretch.append(StretchCheck(
                 source=cell.condition.source, backbone=backbone, real_per_label=cell.condition.real_per_label,
                 mixed_macro_f1=cell.macro_f1, real_macro_f1=alone.macro_f1, gain=gain, passes=gain.bound() > delta))
